@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/instroom/instroom/channels/mail"
+	"github.com/instroom/instroom/config"
+	"github.com/instroom/instroom/ingest"
+	"github.com/instroom/instroom/storage/blob"
+	"github.com/instroom/instroom/storage/dropzone"
+	"github.com/instroom/instroom/storage/eventlog"
+)
+
+func cmdRun(ctx context.Context, args []string, stderr io.Writer, environ []string) error {
+	fs := flags("run", stderr)
+	path := fs.String("config", "", "configuration `file`")
+	once := fs.Bool("once", false, "stop when every source is empty instead of waiting for new items")
+	if err := fs.Parse(args); err != nil {
+		return errUsageOr(err)
+	}
+	c, err := loadConfig(*path, environ)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c.Log, stderr)
+	return runWorker(ctx, c, log, *once)
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Level)) // validated by config
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// runWorker wires the configured sources to the pipeline and runs them until ctx is done
+// (or, with once, until every source is empty). The publisher closes last.
+func runWorker(ctx context.Context, c *config.Config, log *slog.Logger, once bool) error {
+	opts, err := mapOptions(c)
+	if err != nil {
+		return err
+	}
+	blobs, err := newBlobStore(c)
+	if err != nil {
+		return err
+	}
+	pub, closePub, err := newPublisher(c)
+	if err != nil {
+		return err
+	}
+	defer closePub()
+
+	reg := prometheus.NewRegistry()
+	metrics := newMetrics(reg)
+	p := &ingest.Pipeline{
+		Blobs: blobs, Publisher: pub, Mapping: opts,
+		CESource: "urn:instroom:" + c.Instance,
+		Topics:   ingest.Topics{Klantcontacten: c.Storage.Events.Topics.Klantcontacten, Internetaken: c.Storage.Events.Topics.Internetaken, DeadLetter: c.Storage.Events.Topics.DeadLetter},
+		Logger:   log, Observer: metrics, MaxItemBytes: c.Limits.MaxMessageBytes,
+	}
+	parser := mail.NewParser(&mail.Options{MaxBytes: c.Limits.MaxMessageBytes})
+	var streams []ingest.Stream
+	for _, sc := range c.Sources {
+		zone, err := newDropZone(sc)
+		if err != nil {
+			return err
+		}
+		src := ingest.NewDropSource(zone, &ingest.DropSourceOptions{PollInterval: sc.PollInterval, Once: once})
+		streams = append(streams, ingest.Stream{
+			Name: sc.Name, Channel: sc.Channel, Source: src, Parser: parser,
+			Workers: sc.Workers, DrainTimeout: c.Shutdown.DrainTimeout,
+		})
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var ops *http.Server
+	if c.Ops.Listen != "" {
+		ln, err := net.Listen("tcp", c.Ops.Listen)
+		if err != nil {
+			return fmt.Errorf("ops endpoint: %w", err)
+		}
+		ops = &http.Server{Handler: opsHandler(reg), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := ops.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("ops endpoint failed", "err", err)
+			}
+		}()
+		log.Info("ops endpoint listening", "addr", ln.Addr().String())
+	}
+
+	log.Info("instroom started", "version", versionString(), "sources", len(streams), "blobs", c.Storage.Blobs.Type, "events", c.Storage.Events.Type)
+	var wg sync.WaitGroup
+	errc := make(chan error, len(streams))
+	for _, s := range streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.Source.Close()
+			if err := ingest.Run(ctx, s, p); err != nil {
+				errc <- fmt.Errorf("source %s: %w", s.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	if ops != nil {
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_ = ops.Shutdown(sctx)
+		scancel()
+	}
+	var errs []error
+	for err := range errc {
+		errs = append(errs, err)
+	}
+	log.Info("instroom stopped")
+	return errors.Join(errs...)
+}
+
+func mapOptions(c *config.Config) (*ingest.MapOptions, error) {
+	m := c.Mapping
+	actor := func(a config.Actor, soort string) ingest.ActorSpec {
+		s := ingest.ActorSpec{UUID: a.UUID, Naam: a.Naam, SoortActor: soort, Functie: a.Functie, Omschrijving: a.Omschrijving, Emailadres: a.Emailadres}
+		if a.Identificator != nil {
+			s.Identificator = &ingest.Identificator{ObjectID: a.Identificator.ObjectID, CodeObjecttype: a.Identificator.CodeObjecttype, CodeRegister: a.Identificator.CodeRegister, CodeSoortObjectID: a.Identificator.CodeSoortObjectID}
+		}
+		return s
+	}
+	eenheid := func(key string) ingest.ActorSpec { return actor(m.Eenheden[key], "organisatorische_eenheid") }
+	tasks := func(ts []config.Task) []ingest.TaskSpec {
+		var out []ingest.TaskSpec
+		for _, t := range ts {
+			spec := ingest.TaskSpec{GevraagdeHandeling: t.GevraagdeHandeling, Toelichting: t.Toelichting}
+			for _, e := range t.Eenheden {
+				spec.Actors = append(spec.Actors, eenheid(e))
+			}
+			out = append(out, spec)
+		}
+		return out
+	}
+	router := &ingest.Router{Default: tasks(c.Routing.Default)}
+	for _, r := range c.Routing.Rules {
+		rule := ingest.Rule{
+			Name: r.Name, Channels: r.When.Channels, Recipients: r.When.Recipients, SenderDomains: r.When.SenderDomains,
+			Signals: r.When.Signals, Tasks: tasks(r.Tasks), Continue: r.Continue,
+		}
+		var err error
+		if r.When.Subject != "" {
+			if rule.Subject, err = regexp.Compile(r.When.Subject); err != nil {
+				return nil, fmt.Errorf("routing rule %s: %w", r.Name, err)
+			}
+		}
+		if r.When.Text != "" {
+			if rule.Text, err = regexp.Compile(r.When.Text); err != nil {
+				return nil, fmt.Errorf("routing rule %s: %w", r.Name, err)
+			}
+		}
+		router.Rules = append(router.Rules, rule)
+	}
+	channels := map[string]ingest.ChannelDefaults{}
+	for k, v := range ingest.DefaultChannels {
+		channels[k] = v
+	}
+	for k, v := range m.Kanalen {
+		d := channels[k]
+		d.Kanaal = v.Kanaal
+		if v.AdresOmschrijving != "" {
+			d.AdresOmschrijving = v.AdresOmschrijving
+		}
+		channels[k] = d
+	}
+	return &ingest.MapOptions{
+		Taal: m.Taal, Channels: channels, Worker: actor(m.Worker, "geautomatiseerde_actor"), Router: router,
+		CodeObjecttype: m.Bijlage.CodeObjecttype, CodeRegister: m.Bijlage.CodeRegister, CodeSoortObjectID: m.Bijlage.CodeSoortObjectID,
+		Bronorganisatie: m.Documenten.Bronorganisatie, Informatieobjecttype: m.Documenten.Informatieobjecttype,
+		Vertrouwelijkheidaanduiding: m.Documenten.Vertrouwelijkheidaanduiding, KeyPrefix: c.Storage.Blobs.Prefix,
+	}, nil
+}
+
+func newBlobStore(c *config.Config) (ingest.BlobStore, error) {
+	switch c.Storage.Blobs.Type {
+	case "dir":
+		return blob.NewDir(c.Storage.Blobs.Path)
+	}
+	return nil, fmt.Errorf("storage.blobs.type %q is not supported", c.Storage.Blobs.Type)
+}
+
+func newPublisher(c *config.Config) (ingest.Publisher, func(), error) {
+	switch c.Storage.Events.Type {
+	case "log":
+		l, err := eventlog.Open(c.Storage.Events.Path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return logPublisher{l}, func() { l.Close() }, nil
+	}
+	return nil, nil, fmt.Errorf("storage.events.type %q is not supported", c.Storage.Events.Type)
+}
+
+func newDropZone(sc config.Source) (ingest.DropZone, error) {
+	switch sc.Type {
+	case "maildir":
+		return dropzone.NewMaildir(sc.Path, &dropzone.MaildirOptions{ProcessedFolder: sc.ProcessedFolder, FailedFolder: sc.FailedFolder})
+	case "dir":
+		return dropzone.NewDir(sc.Path, &dropzone.DirOptions{Patterns: sc.Patterns, MinAge: sc.MinAge})
+	}
+	return nil, fmt.Errorf("source %s: type %q is not supported", sc.Name, sc.Type)
+}
+
+// logPublisher adapts the event log to ingest.Publisher.
+type logPublisher struct{ log *eventlog.Log }
+
+func (p logPublisher) Publish(ctx context.Context, msgs ...ingest.Message) error {
+	recs := make([]eventlog.Record, len(msgs))
+	for i, m := range msgs {
+		h := make(map[string]string, len(m.Headers))
+		for _, kv := range m.Headers {
+			h[kv.Key] = kv.Value
+		}
+		recs[i] = eventlog.Record{Topic: m.Topic, Key: m.Key, Headers: h, Value: m.Value}
+	}
+	return p.log.Append(ctx, recs...)
+}

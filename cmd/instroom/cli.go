@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"github.com/instroom/instroom/channels/mail"
+	"github.com/instroom/instroom/config"
+	"github.com/instroom/instroom/ingest"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+const usage = `usage: instroom <command> [flags]
+
+commands:
+  run -config FILE [-once]     run the worker (-once: stop when the sources are empty)
+  inspect [-config FILE] MAIL  print the registration one .eml file would produce; stores
+                               and publishes nothing
+  check-config -config FILE    validate a configuration and print it with secrets hidden
+  version                      print the version
+`
+
+// run is the whole program; main only adds signals and the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(ctx, args[1:], stderr, environ)
+	case "inspect":
+		err = cmdInspect(ctx, args[1:], stdout, stderr, environ)
+	case "check-config":
+		err = cmdCheckConfig(args[1:], stdout, stderr, environ)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "instroom", versionString())
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "instroom: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "instroom:", err)
+		return 1
+	}
+	return 0
+}
+
+var errUsage = errors.New("usage")
+
+func flags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("instroom "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func loadConfig(path string, environ []string) (*config.Config, error) {
+	if path == "" {
+		for _, kv := range environ {
+			if len(kv) > len(config.EnvPrefix+"CONFIG=") && kv[:len(config.EnvPrefix+"CONFIG=")] == config.EnvPrefix+"CONFIG=" {
+				path = kv[len(config.EnvPrefix+"CONFIG="):]
+			}
+		}
+	}
+	if path == "" {
+		return nil, errors.New("no configuration: give -config FILE (or set INSTROOM_CONFIG)")
+	}
+	return config.Load(path, environ)
+}
+
+func cmdCheckConfig(args []string, stdout, stderr io.Writer, environ []string) error {
+	fs := flags("check-config", stderr)
+	path := fs.String("config", "", "configuration `file`")
+	if err := fs.Parse(args); err != nil {
+		return errUsageOr(err)
+	}
+	c, err := loadConfig(*path, environ)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, c.String())
+	fmt.Fprintln(stderr, "configuration is valid")
+	return nil
+}
+
+func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) error {
+	fs := flags("inspect", stderr)
+	path := fs.String("config", "", "configuration `file` (optional: the mapping defaults are used without it)")
+	if err := fs.Parse(args); err != nil {
+		return errUsageOr(err)
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: instroom inspect [-config FILE] MAIL.eml")
+		return errUsage
+	}
+	var c *config.Config
+	var err error
+	if *path != "" {
+		if c, err = loadConfig(*path, environ); err != nil {
+			return err
+		}
+	} else {
+		// The defaults of a minimal configuration.
+		if c, err = config.Parse([]byte("sources: [{type: dir, path: .}]"), ".", nil); err != nil {
+			return err
+		}
+	}
+	opts, err := mapOptions(c)
+	if err != nil {
+		return err
+	}
+	file := fs.Arg(0)
+	info, err := os.Stat(file)
+	if err != nil {
+		return fmt.Errorf("reading mail: %w", err)
+	}
+	item := &ingest.Item{
+		Ref: filepath.Base(file), Size: info.Size(), ReceivedAt: info.ModTime().UTC().Truncate(time.Second),
+		Open: func(context.Context) (io.ReadCloser, error) { return os.Open(file) },
+	}
+	parser := mail.NewParser(&mail.Options{MaxBytes: c.Limits.MaxMessageBytes})
+	reg, err := ingest.Inspect(ctx, parser, item, opts)
+	if err != nil {
+		return fmt.Errorf("inspecting %s: %w", item.Ref, err)
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(reg)
+}
+
+func errUsageOr(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return errUsage
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics implements ingest.Observer with Prometheus metrics.
+type metrics struct {
+	items    *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	up       *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		items: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "instroom_items_total",
+			Help: "Items handled, by source, channel, outcome (ok, temporary, permanent) and permanent reason.",
+		}, []string{"source", "channel", "outcome", "reason"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "instroom_item_duration_seconds",
+			Help:    "Time to parse, store and publish one item.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}, []string{"source", "channel"}),
+		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "instroom_source_up",
+			Help: "1 when the source could be read at its last attempt, 0 when not.",
+		}, []string{"source"}),
+	}
+	reg.MustRegister(m.items, m.duration, m.up,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) ItemDone(source, channel, outcome, reason string, d time.Duration) {
+	m.items.WithLabelValues(source, channel, outcome, reason).Inc()
+	if outcome == "ok" {
+		m.duration.WithLabelValues(source, channel).Observe(d.Seconds())
+	}
+}
+
+func (m *metrics) SourceUp(source string, up bool) {
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.up.WithLabelValues(source).Set(v)
+}
+
+func opsHandler(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	return mux
+}

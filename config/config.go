@@ -1,0 +1,496 @@
+// Package config loads Instroom's configuration: a YAML file, strict (an unknown key fails
+// with its name and line), then environment overrides (INSTROOM_<PATH>, for example
+// INSTROOM_DATA_DIR or INSTROOM_SOURCES_0_PATH), then secrets from *_file keys, then
+// defaults and validation. Secrets never print: a Secret renders as <secret>.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// Instance names this installation; it is the CloudEvents source ("urn:instroom:<instance>").
+	Instance string `yaml:"instance"`
+	// DataDir holds the embedded-default blob store and event log (default ./data).
+	DataDir  string   `yaml:"data_dir"`
+	Log      Log      `yaml:"log"`
+	Ops      Ops      `yaml:"ops"`
+	Mapping  Mapping  `yaml:"mapping"`
+	Routing  *Routing `yaml:"routing"`
+	Sources  []Source `yaml:"sources"`
+	Storage  Storage  `yaml:"storage"`
+	Limits   Limits   `yaml:"limits"`
+	Shutdown Shutdown `yaml:"shutdown"`
+
+	dir string // directory of the config file, for relative paths
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error (default info)
+	Format string `yaml:"format"` // json or text (default json)
+}
+
+// Ops configures the operations HTTP endpoint (/metrics, /healthz).
+type Ops struct {
+	// Listen is the address to serve on; empty disables it.
+	Listen string `yaml:"listen"`
+}
+
+// Mapping configures how intakes become registrations.
+type Mapping struct {
+	Taal       string            `yaml:"taal"`
+	Kanalen    map[string]Kanaal `yaml:"kanalen"`
+	Worker     Actor             `yaml:"worker"`
+	Eenheden   map[string]Actor  `yaml:"eenheden"`
+	Bijlage    Bijlage           `yaml:"bijlage"`
+	Documenten Documenten        `yaml:"documenten"`
+}
+
+// Kanaal configures one channel's values.
+type Kanaal struct {
+	Kanaal            string `yaml:"kanaal"`
+	AdresOmschrijving string `yaml:"adres_omschrijving"`
+}
+
+// Actor configures an actor (the worker, or an organisatorische eenheid).
+type Actor struct {
+	UUID          string         `yaml:"uuid"`
+	Naam          string         `yaml:"naam"`
+	Functie       string         `yaml:"functie"`
+	Omschrijving  string         `yaml:"omschrijving"`
+	Emailadres    string         `yaml:"emailadres"`
+	Identificator *Identificator `yaml:"identificator"`
+}
+
+// Identificator identifies an object in an external register.
+type Identificator struct {
+	ObjectID          string `yaml:"object_id"`
+	CodeObjecttype    string `yaml:"code_objecttype"`
+	CodeRegister      string `yaml:"code_register"`
+	CodeSoortObjectID string `yaml:"code_soort_object_id"`
+}
+
+// Bijlage configures the bijlageidentificator codes.
+type Bijlage struct {
+	CodeObjecttype    string `yaml:"code_objecttype"`
+	CodeRegister      string `yaml:"code_register"`
+	CodeSoortObjectID string `yaml:"code_soort_object_id"`
+}
+
+// Documenten configures Documenten API metadata.
+type Documenten struct {
+	Bronorganisatie             string `yaml:"bronorganisatie"`
+	Informatieobjecttype        string `yaml:"informatieobjecttype"`
+	Vertrouwelijkheidaanduiding string `yaml:"vertrouwelijkheidaanduiding"`
+}
+
+// Routing configures which interne taken are created.
+type Routing struct {
+	Rules []Rule `yaml:"rules"`
+	// Default tasks when no rule matched.
+	Default []Task `yaml:"default"`
+}
+
+// Rule is one routing rule.
+type Rule struct {
+	Name     string `yaml:"name"`
+	When     When   `yaml:"when"`
+	Tasks    []Task `yaml:"tasks"`
+	Continue bool   `yaml:"continue"`
+}
+
+// When holds a rule's conditions; all that are set must hold.
+type When struct {
+	Channels      []string `yaml:"channels"`
+	Recipients    []string `yaml:"recipients"`
+	SenderDomains []string `yaml:"sender_domains"`
+	Subject       string   `yaml:"subject"` // regular expression (RE2)
+	Text          string   `yaml:"text"`    // regular expression (RE2)
+	Signals       []string `yaml:"signals"`
+}
+
+// Task is an interne taak to create.
+type Task struct {
+	GevraagdeHandeling string   `yaml:"gevraagde_handeling"`
+	Toelichting        string   `yaml:"toelichting"`
+	Eenheden           []string `yaml:"eenheden"` // keys of mapping.eenheden
+}
+
+// Source configures one source.
+type Source struct {
+	Name    string `yaml:"name"`
+	Type    string `yaml:"type"`    // maildir or dir
+	Channel string `yaml:"channel"` // email
+	Path    string `yaml:"path"`
+	// Maildir folders (maildir only).
+	ProcessedFolder string `yaml:"processed_folder"`
+	FailedFolder    string `yaml:"failed_folder"`
+	// Patterns and MinAge (dir only).
+	Patterns []string      `yaml:"patterns"`
+	MinAge   time.Duration `yaml:"min_age"`
+	// PollInterval between listings when idle (default 2s).
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// Workers handling items of this source at the same time (default 1).
+	Workers int `yaml:"workers"`
+}
+
+// Storage configures where objects and events go.
+type Storage struct {
+	Blobs  Blobs  `yaml:"blobs"`
+	Events Events `yaml:"events"`
+}
+
+// Blobs configures the blob store.
+type Blobs struct {
+	Type   string `yaml:"type"` // dir (default)
+	Path   string `yaml:"path"` // dir: default <data_dir>/objects
+	Prefix string `yaml:"prefix"`
+}
+
+// Events configures the event publisher.
+type Events struct {
+	Type   string `yaml:"type"` // log (default)
+	Path   string `yaml:"path"` // log: default <data_dir>/events
+	Topics Topics `yaml:"topics"`
+}
+
+// Topics names the topics.
+type Topics struct {
+	Klantcontacten string `yaml:"klantcontacten"`
+	Internetaken   string `yaml:"internetaken"`
+	DeadLetter     string `yaml:"deadletter"`
+}
+
+// Limits bound what is accepted.
+type Limits struct {
+	// MaxMessageBytes is the largest item accepted (default 50 MiB).
+	MaxMessageBytes int64 `yaml:"max_message_bytes"`
+}
+
+// Shutdown configures the graceful stop.
+type Shutdown struct {
+	// DrainTimeout is how long an item in flight may finish after SIGTERM (default 10s).
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+}
+
+// Load reads and validates the configuration file at path, applying environment overrides
+// from environ (os.Environ() form).
+func Load(path string, environ []string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(b, filepath.Dir(abs), environ)
+}
+
+// Parse decodes, completes and validates a configuration. Relative paths are resolved
+// against dir.
+func Parse(b []byte, dir string, environ []string) (*Config, error) {
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config: %s", strings.ReplaceAll(err.Error(), "yaml: unmarshal errors:\n  ", ""))
+	}
+	c.dir = dir
+	if err := applyEnv(c, environ); err != nil {
+		return nil, err
+	}
+	if err := resolveSecretFiles(c, dir); err != nil {
+		return nil, err
+	}
+	c.defaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Path resolves p against the config file's directory.
+func (c *Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}
+
+func (c *Config) defaults() {
+	if c.Instance == "" {
+		c.Instance = "instroom"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	c.DataDir = c.Path(c.DataDir)
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "json"
+	}
+	m := &c.Mapping
+	if m.Taal == "" {
+		m.Taal = "nld"
+	}
+	if m.Worker.Naam == "" {
+		m.Worker.Naam = "Instroom"
+	}
+	if m.Worker.Functie == "" {
+		m.Worker.Functie = "Registreren inkomende berichten"
+	}
+	if len(m.Eenheden) == 0 {
+		m.Eenheden = map[string]Actor{"kcc": {Naam: "KCC", Omschrijving: "Klant Contact Centrum"}}
+	}
+	if c.Routing == nil {
+		def := "kcc"
+		if _, ok := m.Eenheden[def]; !ok {
+			for k := range m.Eenheden {
+				def = k
+				break
+			}
+		}
+		c.Routing = &Routing{Rules: []Rule{{
+			Name: "e-mail",
+			When: When{Channels: []string{"email"}},
+			Tasks: []Task{{
+				GevraagdeHandeling: "Lezen en bepalen benodigde actie",
+				Toelichting:        "Aangemaakt naar aanleiding van een ontvangen e-mail",
+				Eenheden:           []string{def},
+			}},
+		}}}
+	}
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		if s.Channel == "" {
+			s.Channel = "email"
+		}
+		if s.Name == "" {
+			s.Name = fmt.Sprintf("%s-%d", s.Type, i)
+		}
+		s.Path = c.Path(s.Path)
+		if s.PollInterval == 0 {
+			s.PollInterval = 2 * time.Second
+		}
+		if s.Workers == 0 {
+			s.Workers = 1
+		}
+	}
+	if c.Storage.Blobs.Type == "" {
+		c.Storage.Blobs.Type = "dir"
+	}
+	if c.Storage.Blobs.Type == "dir" {
+		if c.Storage.Blobs.Path == "" {
+			c.Storage.Blobs.Path = filepath.Join(c.DataDir, "objects")
+		}
+		c.Storage.Blobs.Path = c.Path(c.Storage.Blobs.Path)
+	}
+	if c.Storage.Events.Type == "" {
+		c.Storage.Events.Type = "log"
+	}
+	if c.Storage.Events.Type == "log" {
+		if c.Storage.Events.Path == "" {
+			c.Storage.Events.Path = filepath.Join(c.DataDir, "events")
+		}
+		c.Storage.Events.Path = c.Path(c.Storage.Events.Path)
+	}
+	t := &c.Storage.Events.Topics
+	if t.Klantcontacten == "" {
+		t.Klantcontacten = "klantcontacten"
+	}
+	if t.Internetaken == "" {
+		t.Internetaken = "internetaken"
+	}
+	if t.DeadLetter == "" {
+		t.DeadLetter = "instroom.deadletter"
+	}
+	if c.Limits.MaxMessageBytes == 0 {
+		c.Limits.MaxMessageBytes = 50 << 20
+	}
+	if c.Shutdown.DrainTimeout == 0 {
+		c.Shutdown.DrainTimeout = 10 * time.Second
+	}
+}
+
+var (
+	taalRE  = regexp.MustCompile(`^[a-z]{3}$`)
+	nameRE  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	topicRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,249}$`)
+	uuidRE  = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	rsinRE  = regexp.MustCompile(`^[0-9]{9}$`)
+)
+
+var vertrouwelijkheid = map[string]bool{
+	"openbaar": true, "beperkt_openbaar": true, "intern": true, "zaakvertrouwelijk": true,
+	"vertrouwelijk": true, "confidentieel": true, "geheim": true, "zeer_geheim": true,
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !nameRE.MatchString(c.Instance) {
+		bad("instance: %q must be 1-64 letters, digits, '.', '_' or '-'", c.Instance)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		bad("log.format: %q is not one of json, text", c.Log.Format)
+	}
+	m := c.Mapping
+	if !taalRE.MatchString(m.Taal) {
+		bad("mapping.taal: %q must be a 3-letter lower-case language code such as nld", m.Taal)
+	}
+	for name, k := range m.Kanalen {
+		if l := len([]rune(k.Kanaal)); l == 0 || l > 50 {
+			bad("mapping.kanalen.%s.kanaal: must be 1-50 characters", name)
+		}
+		if len([]rune(k.AdresOmschrijving)) > 40 {
+			bad("mapping.kanalen.%s.adres_omschrijving: must be at most 40 characters", name)
+		}
+	}
+	checkActor := func(at string, a Actor, worker bool) {
+		if l := len([]rune(a.Naam)); l == 0 || l > 200 {
+			bad("%s.naam: must be 1-200 characters", at)
+		}
+		if a.UUID != "" && !uuidRE.MatchString(a.UUID) {
+			bad("%s.uuid: %q is not a lower-case uuid", at, a.UUID)
+		}
+		if worker && (len([]rune(a.Functie)) == 0 || len([]rune(a.Functie)) > 40) {
+			bad("%s.functie: must be 1-40 characters", at)
+		}
+		if len([]rune(a.Omschrijving)) > 200 {
+			bad("%s.omschrijving: must be at most 200 characters", at)
+		}
+	}
+	checkActor("mapping.worker", m.Worker, true)
+	for k, a := range m.Eenheden {
+		checkActor("mapping.eenheden."+k, a, false)
+	}
+	if d := m.Documenten; d.Bronorganisatie != "" && !ValidRSIN(d.Bronorganisatie) {
+		bad("mapping.documenten.bronorganisatie: %q is not a valid RSIN (9 digits, 11-proof)", d.Bronorganisatie)
+	}
+	if v := m.Documenten.Vertrouwelijkheidaanduiding; v != "" && !vertrouwelijkheid[v] {
+		bad("mapping.documenten.vertrouwelijkheidaanduiding: %q is not a Documenten API value", v)
+	}
+	checkTasks := func(at string, tasks []Task) {
+		for i, t := range tasks {
+			if l := len([]rune(t.GevraagdeHandeling)); l == 0 || l > 200 {
+				bad("%s[%d].gevraagde_handeling: must be 1-200 characters", at, i)
+			}
+			if len([]rune(t.Toelichting)) > 1000 {
+				bad("%s[%d].toelichting: must be at most 1000 characters", at, i)
+			}
+			if len(t.Eenheden) == 0 {
+				bad("%s[%d].eenheden: a task needs at least one eenheid", at, i)
+			}
+			for _, e := range t.Eenheden {
+				if _, ok := m.Eenheden[e]; !ok {
+					bad("%s[%d].eenheden: %q is not defined in mapping.eenheden", at, i, e)
+				}
+			}
+		}
+	}
+	for i, r := range c.Routing.Rules {
+		at := fmt.Sprintf("routing.rules[%d]", i)
+		for _, re := range []struct{ k, v string }{{"subject", r.When.Subject}, {"text", r.When.Text}} {
+			if re.v != "" {
+				if _, err := regexp.Compile(re.v); err != nil {
+					bad("%s.when.%s: invalid regular expression: %v", at, re.k, err)
+				}
+			}
+		}
+		checkTasks(at+".tasks", r.Tasks)
+	}
+	checkTasks("routing.default", c.Routing.Default)
+	if len(c.Sources) == 0 {
+		bad("sources: at least one source is needed")
+	}
+	names := map[string]bool{}
+	for i, s := range c.Sources {
+		at := fmt.Sprintf("sources[%d]", i)
+		if !nameRE.MatchString(s.Name) {
+			bad("%s.name: %q must be 1-64 letters, digits, '.', '_' or '-'", at, s.Name)
+		}
+		if names[s.Name] {
+			bad("%s.name: %q is used twice", at, s.Name)
+		}
+		names[s.Name] = true
+		switch s.Type {
+		case "maildir", "dir":
+			if s.Path == "" {
+				bad("%s.path: required for type %s", at, s.Type)
+			}
+		default:
+			bad("%s.type: %q is not one of maildir, dir", at, s.Type)
+		}
+		if s.Channel != "email" {
+			bad("%s.channel: %q is not one of email", at, s.Channel)
+		}
+		if s.Workers < 1 || s.Workers > 64 {
+			bad("%s.workers: must be 1-64", at)
+		}
+		for _, p := range s.Patterns {
+			if _, err := filepath.Match(p, ""); err != nil {
+				bad("%s.patterns: %q is not a valid pattern", at, p)
+			}
+		}
+	}
+	if c.Storage.Blobs.Type != "dir" {
+		bad("storage.blobs.type: %q is not one of dir", c.Storage.Blobs.Type)
+	}
+	if c.Storage.Events.Type != "log" {
+		bad("storage.events.type: %q is not one of log", c.Storage.Events.Type)
+	}
+	t := c.Storage.Events.Topics
+	for k, v := range map[string]string{"klantcontacten": t.Klantcontacten, "internetaken": t.Internetaken, "deadletter": t.DeadLetter} {
+		if !topicRE.MatchString(v) {
+			bad("storage.events.topics.%s: %q is not a valid topic name", k, v)
+		}
+	}
+	if c.Limits.MaxMessageBytes < 1024 {
+		bad("limits.max_message_bytes: must be at least 1024")
+	}
+	return errors.Join(errs...)
+}
+
+// ValidRSIN reports whether s is a 9-digit RSIN that passes the 11-proof.
+func ValidRSIN(s string) bool {
+	if !rsinRE.MatchString(s) {
+		return false
+	}
+	sum := 0
+	for i := 0; i < 8; i++ {
+		sum += int(s[i]-'0') * (9 - i)
+	}
+	sum -= int(s[8] - '0')
+	return sum%11 == 0
+}
+
+// String renders the configuration as YAML with secrets hidden.
+func (c *Config) String() string {
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		return "config: " + err.Error()
+	}
+	return string(b)
+}

@@ -1,0 +1,157 @@
+package ingest
+
+import (
+	"context"
+	"io"
+	"sync"
+	"time"
+)
+
+// DropZone is a place where items arrive as named files: a Maildir, a local directory, an
+// S3 prefix. Its methods use only standard types so storage packages satisfy it by shape.
+type DropZone interface {
+	// List calls fn for every item ready to be read (complete, old enough), oldest first.
+	List(ctx context.Context, fn func(name string, size int64, modTime time.Time) error) error
+	// Open streams an item's content.
+	Open(ctx context.Context, name string) (io.ReadCloser, error)
+	// Done moves an item to the processed place.
+	Done(ctx context.Context, name string) error
+	// Fail moves an item to the failed place, with a machine-readable reason and a detail
+	// text free of message content.
+	Fail(ctx context.Context, name, reason, detail string) error
+	// String names the drop zone for logs (no secrets).
+	String() string
+}
+
+// DropSourceOptions configure a DropSource.
+type DropSourceOptions struct {
+	// PollInterval is the time between listings when the zone is empty (default 2s).
+	PollInterval time.Duration
+	// Once makes Read return ErrEndOfInput when the zone is empty and nothing is in flight,
+	// instead of waiting for new items.
+	Once bool
+}
+
+// DropSource reads a DropZone: it lists ready items, yields each once while it is in
+// flight, and settles it through the zone on ack. It is safe for concurrent Read calls.
+// One DropSource must be the only reader of its zone.
+type DropSource struct {
+	zone DropZone
+	opts DropSourceOptions
+
+	mu       sync.Mutex
+	queue    []dropEntry
+	inflight map[string]bool
+	done     chan struct{} // signalled when an item is settled (for Once)
+}
+
+type dropEntry struct {
+	name string
+	size int64
+	mod  time.Time
+}
+
+// NewDropSource returns a source over zone. It does no I/O.
+func NewDropSource(zone DropZone, opts *DropSourceOptions) *DropSource {
+	s := &DropSource{zone: zone, inflight: map[string]bool{}, done: make(chan struct{}, 1)}
+	if opts != nil {
+		s.opts = *opts
+	}
+	if s.opts.PollInterval <= 0 {
+		s.opts.PollInterval = 2 * time.Second
+	}
+	return s
+}
+
+// Read implements Source.
+func (s *DropSource) Read(ctx context.Context) (*Item, AckFunc, error) {
+	for {
+		s.mu.Lock()
+		if len(s.queue) == 0 {
+			s.mu.Unlock()
+			if err := s.refill(ctx); err != nil {
+				return nil, nil, err
+			}
+			s.mu.Lock()
+		}
+		if len(s.queue) > 0 {
+			e := s.queue[0]
+			s.queue = s.queue[1:]
+			s.inflight[e.name] = true
+			s.mu.Unlock()
+			return s.item(e), s.ackFunc(e.name), nil
+		}
+		busy := len(s.inflight) > 0
+		s.mu.Unlock()
+		if s.opts.Once && !busy {
+			return nil, nil, ErrEndOfInput
+		}
+		t := time.NewTimer(s.opts.PollInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, ctx.Err()
+		case <-s.done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func (s *DropSource) refill(ctx context.Context) error {
+	var found []dropEntry
+	err := s.zone.List(ctx, func(name string, size int64, mod time.Time) error {
+		found = append(found, dropEntry{name, size, mod})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	queued := map[string]bool{}
+	for _, e := range s.queue {
+		queued[e.name] = true
+	}
+	for _, e := range found {
+		if !s.inflight[e.name] && !queued[e.name] {
+			s.queue = append(s.queue, e)
+		}
+	}
+	return nil
+}
+
+func (s *DropSource) item(e dropEntry) *Item {
+	name := e.name
+	return &Item{
+		Ref:        name,
+		Size:       e.size,
+		ReceivedAt: e.mod.UTC(),
+		Open:       func(ctx context.Context) (io.ReadCloser, error) { return s.zone.Open(ctx, name) },
+	}
+}
+
+func (s *DropSource) ackFunc(name string) AckFunc {
+	return func(ctx context.Context, err error) error {
+		defer func() {
+			s.mu.Lock()
+			delete(s.inflight, name)
+			s.mu.Unlock()
+			select {
+			case s.done <- struct{}{}:
+			default:
+			}
+		}()
+		switch {
+		case err == nil:
+			return s.zone.Done(ctx, name)
+		case IsPermanent(err):
+			return s.zone.Fail(ctx, name, ReasonOf(err), err.Error())
+		default:
+			return nil // leave it to be listed again
+		}
+	}
+}
+
+// Close implements Source.
+func (s *DropSource) Close() error { return nil }

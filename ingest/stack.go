@@ -1,0 +1,5 @@
+package ingest
+
+import "runtime/debug"
+
+func stack() []byte { return debug.Stack() }
