@@ -282,10 +282,13 @@ func Map(in *Intake, opts *MapOptions) (*Mapped, error) {
 	}
 	add("origineel", "origineel", "Origineel: "+onderwerpOrDefault(subject), in.Original)
 	for i, a := range in.Attachments {
-		titel := a.Filename
-		if titel == "" {
-			titel = fmt.Sprintf("Bijlage %d", i+1)
+		if a.Filename == "" {
+			a.Filename = fmt.Sprintf("bijlage-%d", i+1)
+			if ext := extByType[MediaType(a.ContentType)]; ext != "" {
+				a.Filename += "." + ext
+			}
 		}
+		titel := a.Filename
 		add(fmt.Sprintf("bijlage/%d/%s", i, a.SHA256), "bijlage", titel, a)
 	}
 	if subjCut || textCut {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 )
@@ -46,6 +45,13 @@ func (p *Pipeline) logger() *slog.Logger {
 	return p.Logger
 }
 
+func (p *Pipeline) ceSource() string {
+	if p.CESource == "" {
+		return "urn:instroom"
+	}
+	return p.CESource
+}
+
 func (p *Pipeline) observer() Observer {
 	if p.Observer == nil {
 		return nopObserver{}
@@ -82,7 +88,7 @@ func (p *Pipeline) Handle(ctx context.Context, parser Parser, item *Item) (Resul
 		}
 		res.Bytes += o.Content.Size
 	}
-	msgs, err := Events(&m.Registration, p.CESource, p.Topics)
+	msgs, err := Events(&m.Registration, p.ceSource(), p.Topics)
 	if err != nil {
 		return res, Permanent(ReasonInvalid, err)
 	}
@@ -219,7 +225,7 @@ func handleItem(ctx context.Context, s Stream, p *Pipeline, log *slog.Logger, it
 		}
 		if IsPermanent(err) {
 			reason := ReasonOf(err)
-			dl := DeadLetter(DeadLetterEvent{Source: s.Name, Ref: item.Ref, Channel: s.Channel, Reason: reason, Error: err.Error(), At: time.Now().UTC().Truncate(time.Second)}, p.CESource, p.Topics)
+			dl := DeadLetter(DeadLetterEvent{Source: s.Name, Ref: item.Ref, Channel: s.Channel, Reason: reason, Error: err.Error(), At: time.Now().UTC().Truncate(time.Second)}, p.ceSource(), p.Topics)
 			if perr := p.Publisher.Publish(hctx, dl); perr != nil {
 				err = fmt.Errorf("publishing dead letter: %w", perr)
 			} else {
@@ -278,19 +284,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// readAllLimit reads r up to max bytes (0: unlimited).
-func readAllLimit(r io.Reader, max int64) ([]byte, error) {
-	if max <= 0 {
-		return io.ReadAll(r)
-	}
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, Permanentf(ReasonTooLarge, "item is over the limit of %d bytes", max)
-	}
-	return b, nil
 }

@@ -18,8 +18,10 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jhillyerd/enmime/v2"
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/instroom/instroom/ingest"
 )
@@ -88,7 +90,7 @@ func (p *Parser) ParseBytes(raw []byte, received time.Time) (*ingest.Intake, err
 	in := &ingest.Intake{
 		Channel:    Channel,
 		ReceivedAt: received.UTC(),
-		Subject:    env.GetHeader("Subject"),
+		Subject:    headerText(env.GetHeader("Subject")),
 		Text:       env.Text,
 		Metadata:   map[string]string{},
 		Original:   ingest.BytesContent("bericht.eml", "message/rfc822", raw),
@@ -101,6 +103,7 @@ func (p *Parser) ParseBytes(raw []byte, received time.Time) (*ingest.Intake, err
 	} else if from != "" {
 		in.Sender.Name, in.Sender.Address = salvageAddress(from)
 	}
+	in.Sender.Name = headerText(in.Sender.Name)
 	if _, addr, ok := parseAddress(env, "Reply-To"); ok {
 		in.ReplyTo = addr
 	}
@@ -146,7 +149,7 @@ func (p *Parser) ParseBytes(raw []byte, received time.Time) (*ingest.Intake, err
 				continue
 			}
 			seen[part] = true
-			c := ingest.BytesContent(part.FileName, part.ContentType, part.Content)
+			c := ingest.BytesContent(headerText(part.FileName), part.ContentType, part.Content)
 			in.Attachments = append(in.Attachments, c)
 		}
 	}
@@ -281,6 +284,19 @@ func recipients(env *enmime.Envelope) []string {
 				out = append(out, addr)
 			}
 		}
+	}
+	return out
+}
+
+// headerText returns a header value as valid UTF-8. Raw 8-bit header bytes that are not
+// UTF-8 are read as Windows-1252, the charset such mail almost always uses.
+func headerText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	out, err := charmap.Windows1252.NewDecoder().String(s)
+	if err != nil {
+		return strings.ToValidUTF8(s, "\uFFFD")
 	}
 	return out
 }
