@@ -212,12 +212,12 @@ func Parse(b []byte, dir string, environ []string) (*Config, error) {
 	if err := applyEnv(c, environ); err != nil {
 		return nil, err
 	}
-	if err := resolveSecretFiles(c, dir); err != nil {
+	if err := ResolveSecretFiles(c, dir); err != nil {
 		return nil, err
 	}
 	c.defaults()
 	if err := c.validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("config is invalid:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 	}
 	return c, nil
 }

@@ -36,9 +36,9 @@ func (s Secret) Value() string { return string(s) }
 
 var secretType = reflect.TypeOf(Secret(""))
 
-// resolveSecretFiles fills every Secret field x from its sibling string field x_file,
-// resolved against dir. Giving both is an error.
-func resolveSecretFiles(c any, dir string) error {
+// ResolveSecretFiles fills every Secret field x in the struct c points at from its sibling
+// string field x_file, resolved against dir. Giving both is an error. Load calls it.
+func ResolveSecretFiles(c any, dir string) error {
 	return walkSecrets(reflect.ValueOf(c), "", dir)
 }
 

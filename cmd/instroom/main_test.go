@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/instroom/instroom/ingest"
+	"github.com/instroom/instroom/ingest/ingesttest"
+	"github.com/instroom/instroom/storage/eventlog"
+)
+
+// TestMain lets the test binary act as instroom itself, for tests that run and kill it as
+// a separate process.
+func TestMain(m *testing.M) {
+	if os.Getenv("INSTROOM_TEST_AS_MAIN") == "1" {
+		os.Unsetenv("INSTROOM_TEST_AS_MAIN")
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if strings.HasPrefix(rel, "data") || strings.Contains(rel, ".Verwerkt") || strings.Contains(rel, ".Mislukt") {
+			return nil
+		}
+		target := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb, nil)
+	return code, out.String(), errb.String()
+}
+
+// TestQuickStart runs the README's command on a copy of the shipped example.
+func TestQuickStart(t *testing.T) {
+	dir := t.TempDir()
+	copyDir(t, "../../examples", dir)
+	mails, _ := os.ReadDir(filepath.Join(dir, "inbox", "new"))
+	if len(mails) == 0 {
+		t.Fatal("the example inbox is empty")
+	}
+	code, _, stderr := runCLI(t, "run", "-config", filepath.Join(dir, "instroom.yaml"), "-once")
+	if code != 0 {
+		t.Fatalf("instroom run = exit %d: %s", code, stderr)
+	}
+	if left, _ := os.ReadDir(filepath.Join(dir, "inbox", "new")); len(left) != 0 {
+		t.Errorf("%d mails left in the inbox", len(left))
+	}
+	if done, _ := os.ReadDir(filepath.Join(dir, "inbox", ".Verwerkt", "cur")); len(done) != len(mails) {
+		t.Errorf("processed folder holds %d mails, want %d", len(done), len(mails))
+	}
+	recs, err := eventlog.ReadAll(filepath.Join(dir, "data", "events", "klantcontacten.jsonl"))
+	if err != nil || len(recs) != len(mails) {
+		t.Fatalf("klantcontacten events = %d (%v), want %d", len(recs), err, len(mails))
+	}
+	ev, err := ingesttest.NewEventValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		var reg ingest.Registration
+		if err := json.Unmarshal(r.Value, &reg); err != nil {
+			t.Fatal(err)
+		}
+		if err := ingesttest.ValidateRegistration(&reg); err != nil {
+			t.Error(err)
+		}
+		if err := ev.Validate(toMessage(r)); err != nil {
+			t.Error(err)
+		}
+		for _, io := range reg.Informatieobjecten {
+			if _, err := os.Stat(filepath.Join(dir, "data", "objects", io.ObjectKey)); err != nil {
+				t.Errorf("object of the event missing: %v", err)
+			}
+		}
+	}
+}
+
+func toMessage(r eventlog.Record) ingest.Message {
+	m := ingest.Message{Topic: r.Topic, Key: r.Key, Value: r.Value}
+	for k, v := range r.Headers {
+		m.Headers = append(m.Headers, ingest.Header{Key: k, Value: v})
+	}
+	return m
+}
+
+func TestInspectPrintsValidRegistration(t *testing.T) {
+	code, out, stderr := runCLI(t, "inspect", "../../channels/mail/testdata/14-attachments-inline.eml")
+	if code != 0 {
+		t.Fatalf("inspect = exit %d: %s", code, stderr)
+	}
+	var reg ingest.Registration
+	if err := json.Unmarshal([]byte(out), &reg); err != nil {
+		t.Fatalf("inspect output is not JSON: %v", err)
+	}
+	if err := ingesttest.ValidateRegistration(&reg); err != nil {
+		t.Error(err)
+	}
+	if len(reg.Informatieobjecten) != 4 || len(reg.InterneTaken) != 1 {
+		t.Errorf("inspect: %d informatieobjecten, %d taken; want 4 and 1", len(reg.Informatieobjecten), len(reg.InterneTaken))
+	}
+	code, _, stderr = runCLI(t, "inspect", "../../channels/mail/testdata/notmail/scan.pdf")
+	if code != 1 || !strings.Contains(stderr, "not an e-mail message") {
+		t.Errorf("inspect(pdf) = exit %d, %q; want exit 1 naming the problem", code, stderr)
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	code, out, _ := runCLI(t, "check-config", "-config", "../../examples/instroom.yaml")
+	if code != 0 || !strings.Contains(out, "voorbeeldgemeente") {
+		t.Errorf("check-config(example) = exit %d, %q", code, out)
+	}
+	code, _, stderr := runCLI(t, "check-config", "-config", "../../config/testdata/unknown-key.yaml")
+	if code != 1 || !strings.Contains(stderr, "pol_interval") {
+		t.Errorf("check-config(unknown key) = exit %d, %q; want exit 1 naming the key", code, stderr)
+	}
+	if code, _, _ := runCLI(t, "run"); code != 1 {
+		t.Errorf("run without -config = exit %d, want 1", code)
+	}
+	if code, _, _ := runCLI(t, "bogus"); code != 2 {
+		t.Errorf("unknown command = exit %d, want 2", code)
+	}
+	if code, out, _ := runCLI(t, "version"); code != 0 || !strings.HasPrefix(out, "instroom ") {
+		t.Errorf("version = exit %d, %q", code, out)
+	}
+}
