@@ -78,7 +78,8 @@ func ValidatePart(schema string, part any) error {
 		return err
 	}
 	delete(v, "uuid")
-	return ref.Value.VisitJSON(v, openapi3.VisitAsRequest(), openapi3.MultiErrors(), openapi3.EnableFormatValidation())
+	return ref.Value.VisitJSON(v, openapi3.VisitAsRequest(), openapi3.MultiErrors(), openapi3.EnableFormatValidation(),
+		openapi3.WithStringFormatValidator("uuid", openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForUUIDOfRFC9562)))
 }
 
 // ValidateRegistration validates every part of a registration against Open Klant. The
