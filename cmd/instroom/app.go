@@ -18,8 +18,8 @@ import (
 	"github.com/instroom/instroom/config"
 	"github.com/instroom/instroom/ingest"
 	"github.com/instroom/instroom/storage/blob"
+	"github.com/instroom/instroom/storage/bus"
 	"github.com/instroom/instroom/storage/dropzone"
-	"github.com/instroom/instroom/storage/eventlog"
 )
 
 func cmdRun(ctx context.Context, args []string, stderr io.Writer, environ []string) error {
@@ -202,11 +202,11 @@ func newBlobStore(c *config.Config) (ingest.BlobStore, error) {
 func newPublisher(c *config.Config) (ingest.Publisher, func(), error) {
 	switch c.Storage.Events.Type {
 	case "log":
-		l, err := eventlog.Open(c.Storage.Events.Path)
+		l, err := bus.Open(c.Storage.Events.Path)
 		if err != nil {
 			return nil, nil, err
 		}
-		return logPublisher{l}, func() { l.Close() }, nil
+		return busPublisher{l}, func() { l.Close() }, nil
 	}
 	return nil, nil, fmt.Errorf("storage.events.type %q is not supported", c.Storage.Events.Type)
 }
@@ -221,17 +221,26 @@ func newDropZone(sc config.Source) (ingest.DropZone, error) {
 	return nil, fmt.Errorf("source %s: type %q is not supported", sc.Name, sc.Type)
 }
 
-// logPublisher adapts the event log to ingest.Publisher.
-type logPublisher struct{ log *eventlog.Log }
-
-func (p logPublisher) Publish(ctx context.Context, msgs ...ingest.Message) error {
-	recs := make([]eventlog.Record, len(msgs))
-	for i, m := range msgs {
-		h := make(map[string]string, len(m.Headers))
-		for _, kv := range m.Headers {
-			h[kv.Key] = kv.Value
-		}
-		recs[i] = eventlog.Record{Topic: m.Topic, Key: m.Key, Headers: h, Value: m.Value}
+// busPublisher adapts a storage/bus publisher to ingest.Publisher, and maps the bus's
+// "too large" refusal to a permanent failure.
+type busPublisher struct {
+	pub interface {
+		Publish(ctx context.Context, msgs ...bus.Message) error
 	}
-	return p.log.Append(ctx, recs...)
+}
+
+func (p busPublisher) Publish(ctx context.Context, msgs ...ingest.Message) error {
+	out := make([]bus.Message, len(msgs))
+	for i, m := range msgs {
+		h := make([]bus.Header, len(m.Headers))
+		for j, kv := range m.Headers {
+			h[j] = bus.Header{Key: kv.Key, Value: kv.Value}
+		}
+		out[i] = bus.Message{Topic: m.Topic, Key: m.Key, Headers: h, Value: m.Value}
+	}
+	err := p.pub.Publish(ctx, out...)
+	if errors.Is(err, bus.ErrTooLarge) {
+		return ingest.Permanent(ingest.ReasonRejected, err)
+	}
+	return err
 }

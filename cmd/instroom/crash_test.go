@@ -18,7 +18,7 @@ import (
 
 	"github.com/instroom/instroom/channels/mail"
 	"github.com/instroom/instroom/ingest"
-	"github.com/instroom/instroom/storage/eventlog"
+	"github.com/instroom/instroom/storage/bus"
 )
 
 // synthMail builds a mail with an attachment of the given size.
@@ -127,7 +127,7 @@ func TestCrashRestart(t *testing.T) {
 	if n := countFiles(filepath.Join(inbox, ".Mislukt", "cur")); n != 0 {
 		t.Errorf("%d mails failed", n)
 	}
-	recs, err := eventlog.ReadAll(filepath.Join(dir, "data", "events", "klantcontacten.jsonl"))
+	recs, err := bus.ReadAll(filepath.Join(dir, "data", "events", "klantcontacten.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestCrashRestart(t *testing.T) {
 			t.Errorf("klantcontact %s has %d different events; redone events must be byte-identical", id, n)
 		}
 	}
-	tasks, _ := eventlog.ReadAll(filepath.Join(dir, "data", "events", "internetaken.jsonl"))
+	tasks, _ := bus.ReadAll(filepath.Join(dir, "data", "events", "internetaken.jsonl"))
 	if len(tasks) != mails {
 		t.Errorf("%d internetaken events, want %d", len(tasks), mails)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/instroom/instroom/ingest"
 	"github.com/instroom/instroom/ingest/ingesttest"
-	"github.com/instroom/instroom/storage/eventlog"
+	"github.com/instroom/instroom/storage/bus"
 )
 
 // TestMain lets the test binary act as instroom itself, for tests that run and kill it as
@@ -75,7 +75,7 @@ func TestQuickStart(t *testing.T) {
 	if done, _ := os.ReadDir(filepath.Join(dir, "inbox", ".Verwerkt", "cur")); len(done) != len(mails) {
 		t.Errorf("processed folder holds %d mails, want %d", len(done), len(mails))
 	}
-	recs, err := eventlog.ReadAll(filepath.Join(dir, "data", "events", "klantcontacten.jsonl"))
+	recs, err := bus.ReadAll(filepath.Join(dir, "data", "events", "klantcontacten.jsonl"))
 	if err != nil || len(recs) != len(mails) {
 		t.Fatalf("klantcontacten events = %d (%v), want %d", len(recs), err, len(mails))
 	}
@@ -102,7 +102,7 @@ func TestQuickStart(t *testing.T) {
 	}
 }
 
-func toMessage(r eventlog.Record) ingest.Message {
+func toMessage(r bus.Record) ingest.Message {
 	m := ingest.Message{Topic: r.Topic, Key: r.Key, Value: r.Value}
 	for k, v := range r.Headers {
 		m.Headers = append(m.Headers, ingest.Header{Key: k, Value: v})

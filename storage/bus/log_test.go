@@ -1,4 +1,4 @@
-package eventlog_test
+package bus_test
 
 import (
 	"context"
@@ -6,17 +6,17 @@ import (
 	"os"
 	"testing"
 
-	"github.com/instroom/instroom/storage/eventlog"
+	"github.com/instroom/instroom/storage/bus"
 )
 
-func rec(id, value string) eventlog.Record {
-	return eventlog.Record{Topic: "klantcontacten", Key: "k", Headers: map[string]string{"ce_id": id}, Value: json.RawMessage(value)}
+func rec(id, value string) bus.Record {
+	return bus.Record{Topic: "klantcontacten", Key: "k", Headers: map[string]string{"ce_id": id}, Value: json.RawMessage(value)}
 }
 
 func TestAppendDedupesAcrossReopen(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	l, err := eventlog.Open(dir)
+	l, err := bus.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,13 +27,13 @@ func TestAppendDedupesAcrossReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Close()
-	l, _ = eventlog.Open(dir)
+	l, _ = bus.Open(dir)
 	// Redone after a restart: identical events are not written again, changed ones are.
 	if err := l.Append(ctx, rec("2", `{"a":2}`), rec("2", `{"a":3}`), rec("3", `{"a":4}`)); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
-	got, err := eventlog.ReadAll(l.Path("klantcontacten"))
+	got, err := bus.ReadAll(l.Path("klantcontacten"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestAppendDedupesAcrossReopen(t *testing.T) {
 func TestOpenRepairsATornLine(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	l, _ := eventlog.Open(dir)
+	l, _ := bus.Open(dir)
 	if err := l.Append(ctx, rec("1", `{"a":1}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -63,12 +63,12 @@ func TestOpenRepairsATornLine(t *testing.T) {
 	f, _ := os.OpenFile(l.Path("klantcontacten"), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(`{"topic":"klantcontacten","key":"k","hea`) // a crash mid-write
 	f.Close()
-	l, _ = eventlog.Open(dir)
+	l, _ = bus.Open(dir)
 	if err := l.Append(ctx, rec("2", `{"a":2}`)); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
-	got, err := eventlog.ReadAll(l.Path("klantcontacten"))
+	got, err := bus.ReadAll(l.Path("klantcontacten"))
 	if err != nil {
 		t.Fatalf("ReadAll after repair = %v", err)
 	}
@@ -78,7 +78,7 @@ func TestOpenRepairsATornLine(t *testing.T) {
 }
 
 func TestRejectsBadTopic(t *testing.T) {
-	l, _ := eventlog.Open(t.TempDir())
+	l, _ := bus.Open(t.TempDir())
 	defer l.Close()
 	r := rec("1", `{}`)
 	r.Topic = "../x"

@@ -1,10 +1,4 @@
-// Package eventlog publishes events to append-only local files, one JSON line per event
-// and one file per topic. It is the embedded default when no Kafka is configured.
-//
-// Every Publish is fsynced before it returns. An event whose id and content are already in
-// the log is not written again, so a redone item does not double its events. A line torn
-// by a crash is cut off when the log is opened.
-package eventlog
+package bus
 
 import (
 	"bufio"
@@ -31,7 +25,12 @@ type Record struct {
 	Value   json.RawMessage   `json:"value"`
 }
 
-// Log is a directory of topic files.
+// Log writes events to append-only local files, one JSON line per event and one file per
+// topic (<dir>/<topic>.jsonl). It is the embedded default when no Kafka is configured.
+//
+// Every Publish is fsynced before it returns. An event whose id and content are already in
+// the log is not written again, so a redone item does not double its events. A line torn
+// by a crash is cut off when the log is opened.
 type Log struct {
 	dir string
 
@@ -47,7 +46,7 @@ type topicFile struct {
 // Open opens (creating) the event log in dir.
 func Open(dir string) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("eventlog: creating directory: %w", err)
+		return nil, fmt.Errorf("bus: creating directory: %w", err)
 	}
 	return &Log{dir: dir, files: map[string]*topicFile{}}, nil
 }
@@ -62,12 +61,12 @@ func (l *Log) topic(name string) (*topicFile, error) {
 		return tf, nil
 	}
 	if !topicRE.MatchString(name) || name == "." || name == ".." {
-		return nil, fmt.Errorf("eventlog: invalid topic name")
+		return nil, fmt.Errorf("bus: invalid topic name")
 	}
 	p := l.Path(name)
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
-		return nil, fmt.Errorf("eventlog: opening topic: %w", err)
+		return nil, fmt.Errorf("bus: opening topic: %w", err)
 	}
 	tf := &topicFile{f: f, seen: map[[32]byte]bool{}}
 	if err := tf.load(); err != nil {
@@ -95,7 +94,7 @@ func (tf *topicFile) load() error {
 			break // a last line without newline is torn: dropped below
 		}
 		if err != nil {
-			return fmt.Errorf("eventlog: reading topic: %w", err)
+			return fmt.Errorf("bus: reading topic: %w", err)
 		}
 		var r Record
 		if json.Unmarshal(line, &r) == nil {
@@ -104,7 +103,7 @@ func (tf *topicFile) load() error {
 		good += int64(len(line))
 	}
 	if err := tf.f.Truncate(good); err != nil {
-		return fmt.Errorf("eventlog: repairing topic: %w", err)
+		return fmt.Errorf("bus: repairing topic: %w", err)
 	}
 	_, err := tf.f.Seek(good, io.SeekStart)
 	return err
@@ -143,7 +142,7 @@ func (l *Log) Append(ctx context.Context, recs ...Record) error {
 		}
 		line, err := json.Marshal(r)
 		if err != nil {
-			return fmt.Errorf("eventlog: encoding event: %w", err)
+			return fmt.Errorf("bus: encoding event: %w", err)
 		}
 		b, ok := byTopic[r.Topic]
 		if !ok {
@@ -159,16 +158,29 @@ func (l *Log) Append(ctx context.Context, recs ...Record) error {
 	for _, t := range order {
 		tf := l.files[t]
 		if _, err := tf.f.Write(byTopic[t].Bytes()); err != nil {
-			return fmt.Errorf("eventlog: appending: %w", err)
+			return fmt.Errorf("bus: appending: %w", err)
 		}
 		if err := tf.f.Sync(); err != nil {
-			return fmt.Errorf("eventlog: syncing: %w", err)
+			return fmt.Errorf("bus: syncing: %w", err)
 		}
 	}
 	for i, id := range ids {
 		tfs[i].seen[id] = true
 	}
 	return nil
+}
+
+// Publish appends messages durably (see Append).
+func (l *Log) Publish(ctx context.Context, msgs ...Message) error {
+	recs := make([]Record, len(msgs))
+	for i, m := range msgs {
+		h := make(map[string]string, len(m.Headers))
+		for _, kv := range m.Headers {
+			h[kv.Key] = kv.Value
+		}
+		recs[i] = Record{Topic: m.Topic, Key: m.Key, Headers: h, Value: m.Value}
+	}
+	return l.Append(ctx, recs...)
 }
 
 // Close closes the topic files.
@@ -198,7 +210,7 @@ func ReadAll(path string) ([]Record, error) {
 		}
 		var r Record
 		if err := json.Unmarshal(line, &r); err != nil {
-			return nil, fmt.Errorf("eventlog: decoding line: %w", err)
+			return nil, fmt.Errorf("bus: decoding line: %w", err)
 		}
 		out = append(out, r)
 	}

@@ -1,0 +1,43 @@
+// Command kfake runs franz-go's kfake Kafka cluster as its own broker process, for
+// Instroom's integration tests and benchmarks. It is not part of Instroom.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+func main() {
+	port := flag.Int("port", 9092, "port of the (single) broker")
+	topics := flag.String("topics", "", "comma-separated topics to create at start")
+	partitions := flag.Int("partitions", 3, "default partitions per topic")
+	saslUser := flag.String("sasl-user", "", "require SASL (PLAIN and SCRAM-SHA-512) with this user")
+	saslPass := flag.String("sasl-pass", "", "password of -sasl-user")
+	flag.Parse()
+
+	opts := []kfake.Opt{kfake.Ports(*port), kfake.NumBrokers(1), kfake.DefaultNumPartitions(*partitions), kfake.AllowAutoTopicCreation()}
+	if *topics != "" {
+		opts = append(opts, kfake.SeedTopics(int32(*partitions), strings.Split(*topics, ",")...))
+	}
+	if *saslUser != "" {
+		opts = append(opts, kfake.EnableSASL(),
+			kfake.Superuser("PLAIN", *saslUser, *saslPass),
+			kfake.Superuser("SCRAM-SHA-512", *saslUser, *saslPass))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("kfake listening on", strings.Join(c.ListenAddrs(), ","))
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	c.Close()
+}
