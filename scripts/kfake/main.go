@@ -20,11 +20,15 @@ func main() {
 	partitions := flag.Int("partitions", 3, "default partitions per topic")
 	saslUser := flag.String("sasl-user", "", "require SASL (PLAIN and SCRAM-SHA-512) with this user")
 	saslPass := flag.String("sasl-pass", "", "password of -sasl-user")
+	dataDir := flag.String("data-dir", "", "persist the log here (survives a restart)")
 	flag.Parse()
 
 	opts := []kfake.Opt{kfake.Ports(*port), kfake.NumBrokers(1), kfake.DefaultNumPartitions(*partitions), kfake.AllowAutoTopicCreation()}
 	if *topics != "" {
 		opts = append(opts, kfake.SeedTopics(int32(*partitions), strings.Split(*topics, ",")...))
+	}
+	if *dataDir != "" {
+		opts = append(opts, kfake.DataDir(*dataDir), kfake.SyncWrites())
 	}
 	if *saslUser != "" {
 		opts = append(opts, kfake.EnableSASL(),

@@ -1,0 +1,198 @@
+package blob
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/encrypt"
+)
+
+// S3Options configure an S3-compatible store.
+type S3Options struct {
+	// Endpoint is host[:port], without scheme.
+	Endpoint string
+	Region   string
+	Bucket   string
+	// Prefix is put before every key (may be empty).
+	Prefix string
+	// PathStyle forces path-style requests (MinIO, Ceph, versitygw); otherwise the SDK
+	// chooses (virtual-host style for AWS).
+	PathStyle bool
+	// Insecure uses plain HTTP (only for loopback tests).
+	Insecure bool
+	// RootCAs verifies the server's certificate; nil uses the system pool.
+	RootCAs *x509.CertPool
+	// AccessKey and SecretKey; when both are empty the standard AWS environment variables
+	// and IAM role credentials are used.
+	AccessKey string
+	SecretKey string
+	// SSE is the server-side encryption: "" (none), "AES256" (SSE-S3) or "aws:kms".
+	SSE string
+	// KMSKeyID is the key for SSE "aws:kms".
+	KMSKeyID string
+	// PartSize for multipart uploads of large objects (default 16 MiB); it bounds the
+	// memory one upload uses.
+	PartSize uint64
+	// SpoolDir holds temporary files for content of unknown size (default os.TempDir()).
+	SpoolDir string
+}
+
+// S3 stores objects in an S3 bucket.
+type S3 struct {
+	c    *minio.Client
+	opts S3Options
+	sse  encrypt.ServerSide
+}
+
+// NewS3 returns an S3 store. It does no I/O; call Check to verify the bucket.
+func NewS3(opts S3Options) (*S3, error) {
+	if opts.Endpoint == "" || opts.Bucket == "" {
+		return nil, errors.New("blob: s3 endpoint and bucket are required")
+	}
+	if opts.PartSize == 0 {
+		opts.PartSize = 16 << 20
+	}
+	var creds *credentials.Credentials
+	if opts.AccessKey != "" || opts.SecretKey != "" {
+		creds = credentials.NewStaticV4(opts.AccessKey, opts.SecretKey, "")
+	} else {
+		creds = credentials.NewChainCredentials([]credentials.Provider{&credentials.EnvAWS{}, &credentials.EnvMinio{}, &credentials.IAM{}})
+	}
+	tr, err := minio.DefaultTransport(!opts.Insecure)
+	if err != nil {
+		return nil, fmt.Errorf("blob: s3 transport: %w", err)
+	}
+	tr.MaxIdleConnsPerHost = 64
+	tr.ResponseHeaderTimeout = time.Minute
+	if opts.RootCAs != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12}
+	}
+	lookup := minio.BucketLookupAuto
+	if opts.PathStyle {
+		lookup = minio.BucketLookupPath
+	}
+	c, err := minio.New(opts.Endpoint, &minio.Options{
+		Creds: creds, Secure: !opts.Insecure, Region: opts.Region, Transport: tr, BucketLookup: lookup,
+		MaxRetries: 1, // the pipeline retries with its own backoff
+	})
+	if err != nil {
+		return nil, fmt.Errorf("blob: s3 client: %w", err)
+	}
+	s := &S3{c: c, opts: opts}
+	switch opts.SSE {
+	case "":
+	case "AES256":
+		s.sse = encrypt.NewSSE()
+	case "aws:kms":
+		if s.sse, err = encrypt.NewSSEKMS(opts.KMSKeyID, nil); err != nil {
+			return nil, fmt.Errorf("blob: s3 sse-kms: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("blob: s3 sse %q is not one of AES256, aws:kms", opts.SSE)
+	}
+	return s, nil
+}
+
+// ErrNoBucket is returned by Check when the bucket does not exist.
+var ErrNoBucket = errors.New("blob: s3 bucket does not exist")
+
+// Check verifies that the bucket exists and the credentials may use it.
+func (s *S3) Check(ctx context.Context) error {
+	ok, err := s.c.BucketExists(ctx, s.opts.Bucket)
+	if err != nil {
+		return fmt.Errorf("blob: checking s3 bucket: %w", describe(err))
+	}
+	if !ok {
+		return ErrNoBucket
+	}
+	return nil
+}
+
+func (s *S3) key(k string) string {
+	if s.opts.Prefix == "" {
+		return k
+	}
+	return s.opts.Prefix + "/" + k
+}
+
+// Put stores r under key with a known size. When size is -1 the content is first spooled
+// to a temporary file, so the upload always states its size.
+func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
+	if size < 0 {
+		f, n, err := spool(r, s.opts.SpoolDir)
+		if err != nil {
+			return fmt.Errorf("blob: spooling: %w", err)
+		}
+		defer os.Remove(f.Name())
+		defer f.Close()
+		r, size = f, n
+	}
+	_, err := s.c.PutObject(ctx, s.opts.Bucket, s.key(key), r, size, minio.PutObjectOptions{
+		ContentType: contentType, PartSize: s.opts.PartSize, ServerSideEncryption: s.sse,
+	})
+	if err != nil {
+		return fmt.Errorf("blob: s3 put: %w", describe(err))
+	}
+	return nil
+}
+
+// Get opens the object under key.
+func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	o, err := s.c.GetObject(ctx, s.opts.Bucket, s.key(key), minio.GetObjectOptions{ServerSideEncryption: sseForGet(s.sse)})
+	if err != nil {
+		return nil, describe(err)
+	}
+	if _, err := o.Stat(); err != nil {
+		o.Close()
+		if minio.ToErrorResponse(err).StatusCode == http.StatusNotFound {
+			return nil, ErrNotExist
+		}
+		return nil, describe(err)
+	}
+	return o, nil
+}
+
+// String names the store for logs.
+func (s *S3) String() string { return "s3:" + s.opts.Endpoint + "/" + s.opts.Bucket }
+
+func sseForGet(sse encrypt.ServerSide) encrypt.ServerSide {
+	if sse != nil && sse.Type() == encrypt.SSEC {
+		return sse
+	}
+	return nil // SSE-S3 and SSE-KMS need no headers on GET
+}
+
+// describe keeps an S3 error's code and status but not the request details.
+func describe(err error) error {
+	r := minio.ToErrorResponse(err)
+	if r.Code == "" {
+		return err
+	}
+	return fmt.Errorf("%s (%d): %w", r.Code, r.StatusCode, err)
+}
+
+func spool(r io.Reader, dir string) (*os.File, int64, error) {
+	f, err := os.CreateTemp(dir, "instroom-spool-*")
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := io.Copy(f, r)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, 0, err
+	}
+	return f, n, nil
+}
