@@ -195,6 +195,11 @@ func NewTestCA(t testing.TB, dir string) *TestCA {
 	return ca
 }
 
+// ClientTLS returns a client configuration that trusts the CA.
+func ClientTLS(ca *TestCA) *tls.Config {
+	return &tls.Config{RootCAs: ca.Pool, MinVersion: tls.VersionTLS12}
+}
+
 // ServerTLS returns a tls.Config serving the CA's server certificate.
 func (ca *TestCA) ServerTLS(t testing.TB) *tls.Config {
 	cert, err := tls.LoadX509KeyPair(ca.CertFile, ca.KeyFile)
