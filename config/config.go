@@ -131,9 +131,11 @@ type Task struct {
 // Source configures one source.
 type Source struct {
 	Name    string `yaml:"name"`
-	Type    string `yaml:"type"`    // maildir or dir
+	Type    string `yaml:"type"`    // maildir, dir or imap
 	Channel string `yaml:"channel"` // email
 	Path    string `yaml:"path"`
+	// IMAP configures an imap source (one account, several folders).
+	IMAP *IMAP `yaml:"imap"`
 	// Maildir folders (maildir only).
 	ProcessedFolder string `yaml:"processed_folder"`
 	FailedFolder    string `yaml:"failed_folder"`
@@ -146,6 +148,48 @@ type Source struct {
 	Workers int `yaml:"workers"`
 }
 
+// IMAP configures an IMAP account.
+type IMAP struct {
+	Address string `yaml:"address"` // host:port
+	// Security: tls (implicit TLS, default), starttls, or plain (only for a loopback
+	// address, or with allow_plain).
+	Security   string `yaml:"security"`
+	AllowPlain bool   `yaml:"allow_plain"`
+	CAFile     string `yaml:"ca_file"`
+	ServerName string `yaml:"server_name"`
+	// Auth: plain (default), login or xoauth2.
+	Auth         string  `yaml:"auth"`
+	Username     string  `yaml:"username"`
+	Password     Secret  `yaml:"password"`
+	PasswordFile string  `yaml:"password_file"`
+	OAuth2       *OAuth2 `yaml:"oauth2"`
+	// Folders watched (default [INBOX]); each gets its own connection.
+	Folders         []string `yaml:"folders"`
+	ProcessedFolder string   `yaml:"processed_folder"`
+	FailedFolder    string   `yaml:"failed_folder"`
+	// Ack: move (default) or flag.
+	Ack string `yaml:"ack"`
+	// Backlog: all (default), unseen, or since (with since: YYYY-MM-DD).
+	Backlog     string        `yaml:"backlog"`
+	Since       string        `yaml:"since"`
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	AuthRetry   time.Duration `yaml:"auth_retry"`
+}
+
+// OAuth2 configures the OAuth2 client-credentials flow for XOAUTH2.
+type OAuth2 struct {
+	// Tenant is the Microsoft Entra tenant (id or domain); it gives the default token URL.
+	Tenant string `yaml:"tenant"`
+	// TokenURL overrides the token endpoint (other providers).
+	TokenURL         string   `yaml:"token_url"`
+	ClientID         string   `yaml:"client_id"`
+	ClientSecret     Secret   `yaml:"client_secret"`
+	ClientSecretFile string   `yaml:"client_secret_file"`
+	Scopes           []string `yaml:"scopes"`
+	// RefreshBefore renews a token this long before it expires (default 5m).
+	RefreshBefore time.Duration `yaml:"refresh_before"`
+}
+
 // Storage configures where objects and events go.
 type Storage struct {
 	Blobs  Blobs  `yaml:"blobs"`
@@ -154,16 +198,58 @@ type Storage struct {
 
 // Blobs configures the blob store.
 type Blobs struct {
-	Type   string `yaml:"type"` // dir (default)
+	Type   string `yaml:"type"` // dir (default) or s3
 	Path   string `yaml:"path"` // dir: default <data_dir>/objects
 	Prefix string `yaml:"prefix"`
+	S3     *S3    `yaml:"s3"`
+}
+
+// S3 configures an S3-compatible object store.
+type S3 struct {
+	Endpoint  string `yaml:"endpoint"` // host:port, no scheme
+	Region    string `yaml:"region"`
+	Bucket    string `yaml:"bucket"`
+	PathStyle bool   `yaml:"path_style"`
+	// Insecure uses plain HTTP (only for a loopback endpoint, or with allow_insecure).
+	Insecure      bool   `yaml:"insecure"`
+	AllowInsecure bool   `yaml:"allow_insecure"`
+	CAFile        string `yaml:"ca_file"`
+	// AccessKey and SecretKey; when both are empty, the AWS_* environment variables or
+	// the instance's IAM role are used.
+	AccessKey     Secret `yaml:"access_key"`
+	AccessKeyFile string `yaml:"access_key_file"`
+	SecretKey     Secret `yaml:"secret_key"`
+	SecretKeyFile string `yaml:"secret_key_file"`
+	// SSE: "" (none), AES256 or aws:kms (with kms_key_id).
+	SSE      string `yaml:"sse"`
+	KMSKeyID string `yaml:"kms_key_id"`
+	PartSize int64  `yaml:"part_size"`
 }
 
 // Events configures the event publisher.
 type Events struct {
-	Type   string `yaml:"type"` // log (default)
+	Type   string `yaml:"type"` // log (default) or kafka
 	Path   string `yaml:"path"` // log: default <data_dir>/events
 	Topics Topics `yaml:"topics"`
+	Kafka  *Kafka `yaml:"kafka"`
+}
+
+// Kafka configures the Kafka publisher.
+type Kafka struct {
+	Brokers []string `yaml:"brokers"`
+	// TLS enables TLS; ca_file and server_name adjust it.
+	TLS        bool   `yaml:"tls"`
+	CAFile     string `yaml:"ca_file"`
+	ServerName string `yaml:"server_name"`
+	// SASL: "" (none), PLAIN, SCRAM-SHA-512 or SCRAM-SHA-256.
+	SASL         string `yaml:"sasl"`
+	Username     string `yaml:"username"`
+	Password     Secret `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// Compression: none (default), gzip, snappy, lz4 or zstd.
+	Compression  string        `yaml:"compression"`
+	BatchTimeout time.Duration `yaml:"batch_timeout"`
+	ClientID     string        `yaml:"client_id"`
 }
 
 // Topics names the topics.
@@ -284,8 +370,37 @@ func (c *Config) defaults() {
 			s.Name = fmt.Sprintf("%s-%d", s.Type, i)
 		}
 		s.Path = c.Path(s.Path)
-		if s.PollInterval == 0 {
+		if s.PollInterval == 0 && s.Type != "imap" {
 			s.PollInterval = 2 * time.Second
+		}
+		if im := s.IMAP; im != nil {
+			if im.Security == "" {
+				im.Security = "tls"
+			}
+			if im.Auth == "" {
+				im.Auth = "plain"
+			}
+			if len(im.Folders) == 0 {
+				im.Folders = []string{"INBOX"}
+			}
+			if im.Ack == "" {
+				im.Ack = "move"
+			}
+			if im.Backlog == "" {
+				im.Backlog = "all"
+			}
+			im.CAFile = c.Path(im.CAFile)
+			if o := im.OAuth2; o != nil {
+				if o.TokenURL == "" && o.Tenant != "" {
+					o.TokenURL = "https://login.microsoftonline.com/" + o.Tenant + "/oauth2/v2.0/token"
+				}
+				if len(o.Scopes) == 0 {
+					o.Scopes = []string{"https://outlook.office365.com/.default"}
+				}
+				if o.RefreshBefore == 0 {
+					o.RefreshBefore = 5 * time.Minute
+				}
+			}
 		}
 		if s.Workers == 0 {
 			s.Workers = 1
@@ -299,6 +414,15 @@ func (c *Config) defaults() {
 			c.Storage.Blobs.Path = filepath.Join(c.DataDir, "objects")
 		}
 		c.Storage.Blobs.Path = c.Path(c.Storage.Blobs.Path)
+	}
+	if s3 := c.Storage.Blobs.S3; s3 != nil {
+		s3.CAFile = c.Path(s3.CAFile)
+		if s3.Region == "" {
+			s3.Region = "us-east-1"
+		}
+	}
+	if k := c.Storage.Events.Kafka; k != nil {
+		k.CAFile = c.Path(k.CAFile)
 	}
 	if c.Storage.Events.Type == "" {
 		c.Storage.Events.Type = "log"
@@ -440,8 +564,17 @@ func (c *Config) validate() error {
 			if s.Path == "" {
 				bad("%s.path: required for type %s", at, s.Type)
 			}
+			if s.IMAP != nil {
+				bad("%s.imap: only for type imap", at)
+			}
+		case "imap":
+			if s.IMAP == nil {
+				bad("%s.imap: required for type imap", at)
+			} else {
+				validateIMAP(at+".imap", s.IMAP, bad)
+			}
 		default:
-			bad("%s.type: %q is not one of maildir, dir", at, s.Type)
+			bad("%s.type: %q is not one of maildir, dir, imap", at, s.Type)
 		}
 		if s.Channel != "email" {
 			bad("%s.channel: %q is not one of email", at, s.Channel)
@@ -455,11 +588,27 @@ func (c *Config) validate() error {
 			}
 		}
 	}
-	if c.Storage.Blobs.Type != "dir" {
-		bad("storage.blobs.type: %q is not one of dir", c.Storage.Blobs.Type)
+	switch c.Storage.Blobs.Type {
+	case "dir":
+	case "s3":
+		if c.Storage.Blobs.S3 == nil {
+			bad("storage.blobs.s3: required for type s3")
+		} else {
+			validateS3(c.Storage.Blobs.S3, bad)
+		}
+	default:
+		bad("storage.blobs.type: %q is not one of dir, s3", c.Storage.Blobs.Type)
 	}
-	if c.Storage.Events.Type != "log" {
-		bad("storage.events.type: %q is not one of log", c.Storage.Events.Type)
+	switch c.Storage.Events.Type {
+	case "log":
+	case "kafka":
+		if c.Storage.Events.Kafka == nil {
+			bad("storage.events.kafka: required for type kafka")
+		} else {
+			validateKafka(c.Storage.Events.Kafka, bad)
+		}
+	default:
+		bad("storage.events.type: %q is not one of log, kafka", c.Storage.Events.Type)
 	}
 	t := c.Storage.Events.Topics
 	for k, v := range map[string]string{"klantcontacten": t.Klantcontacten, "internetaken": t.Internetaken, "deadletter": t.DeadLetter} {

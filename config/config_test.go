@@ -145,3 +145,46 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestProductionConfig(t *testing.T) {
+	c, err := config.Load("testdata/production.yaml", []string{"INSTROOM_STORAGE_EVENTS_KAFKA_PASSWORD=uit-env"})
+	if err != nil {
+		t.Fatalf("Load = %v", err)
+	}
+	im := c.Sources[0].IMAP
+	if im.OAuth2.ClientSecret.Value() != "app-geheim" || im.OAuth2.TokenURL != "https://login.microsoftonline.com/gemeente.onmicrosoft.com/oauth2/v2.0/token" ||
+		im.OAuth2.Scopes[0] != "https://outlook.office365.com/.default" || im.Security != "tls" {
+		t.Errorf("imap oauth2 = %+v, security %s", im.OAuth2, im.Security)
+	}
+	if c.Storage.Blobs.S3.SecretKey.Value() != "s3-geheim" || c.Storage.Events.Kafka.Password.Value() != "uit-env" {
+		t.Errorf("secrets from file and env not applied")
+	}
+	out := c.String()
+	for _, secret := range []string{"app-geheim", "s3-geheim", "uit-env", "imap-wachtwoord"} {
+		if strings.Contains(out, secret) || strings.Contains(fmt.Sprintf("%+v", c), secret) {
+			t.Errorf("configuration output shows secret %q", secret)
+		}
+	}
+	if !strings.Contains(out, "<secret>") {
+		t.Errorf("configuration output does not mark secrets:\n%s", out)
+	}
+}
+
+func TestPlainTextGuards(t *testing.T) {
+	base := "sources:\n  - name: x\n    type: imap\n    imap: {address: %s, security: plain, username: u, password: p%s}\n"
+	if _, err := config.Parse([]byte(fmt.Sprintf(base, "imap.example.nl:143", "")), ".", nil); err == nil || !strings.Contains(err.Error(), "unencrypted") {
+		t.Errorf("plain IMAP to a remote host = %v, want refused", err)
+	}
+	for _, ok := range []string{fmt.Sprintf(base, "127.0.0.1:143", ""), fmt.Sprintf(base, "imap.example.nl:143", ", allow_plain: true")} {
+		if _, err := config.Parse([]byte(ok), ".", nil); err != nil {
+			t.Errorf("Parse(%q) = %v", ok, err)
+		}
+	}
+	s3 := "sources: [{type: dir, path: x}]\nstorage: {blobs: {type: s3, s3: {endpoint: %s, bucket: b, insecure: true}}}\n"
+	if _, err := config.Parse([]byte(fmt.Sprintf(s3, "s3.example.nl")), ".", nil); err == nil {
+		t.Error("plain HTTP S3 to a remote host = nil, want refused")
+	}
+	if _, err := config.Parse([]byte(fmt.Sprintf(s3, "127.0.0.1:7070")), ".", nil); err != nil {
+		t.Errorf("plain HTTP S3 on loopback = %v", err)
+	}
+}

@@ -14,12 +14,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/instroom/instroom/channels/mail"
 	"github.com/instroom/instroom/config"
 	"github.com/instroom/instroom/ingest"
-	"github.com/instroom/instroom/storage/blob"
 	"github.com/instroom/instroom/storage/bus"
-	"github.com/instroom/instroom/storage/dropzone"
 )
 
 func cmdRun(ctx context.Context, args []string, stderr io.Writer, environ []string) error {
@@ -54,15 +51,15 @@ func runWorker(ctx context.Context, c *config.Config, log *slog.Logger, once boo
 	if err != nil {
 		return err
 	}
-	blobs, err := newBlobStore(c)
+	blobs, err := newBlobStore(ctx, c, log)
 	if err != nil {
 		return err
 	}
-	pub, closePub, err := newPublisher(c)
+	pub, closePub, err := newPublisher(ctx, c, log)
 	if err != nil {
 		return err
 	}
-	defer closePub()
+	defer closePub() // the publisher closes last
 
 	reg := prometheus.NewRegistry()
 	metrics := newMetrics(reg)
@@ -72,18 +69,9 @@ func runWorker(ctx context.Context, c *config.Config, log *slog.Logger, once boo
 		Topics:   ingest.Topics{Klantcontacten: c.Storage.Events.Topics.Klantcontacten, Internetaken: c.Storage.Events.Topics.Internetaken, DeadLetter: c.Storage.Events.Topics.DeadLetter},
 		Logger:   log, Observer: metrics, MaxItemBytes: c.Limits.MaxMessageBytes,
 	}
-	parser := mail.NewParser(&mail.Options{MaxBytes: c.Limits.MaxMessageBytes})
-	var streams []ingest.Stream
-	for _, sc := range c.Sources {
-		zone, err := newDropZone(sc)
-		if err != nil {
-			return err
-		}
-		src := ingest.NewDropSource(zone, &ingest.DropSourceOptions{PollInterval: sc.PollInterval, Once: once})
-		streams = append(streams, ingest.Stream{
-			Name: sc.Name, Channel: sc.Channel, Source: src, Parser: parser,
-			Workers: sc.Workers, DrainTimeout: c.Shutdown.DrainTimeout,
-		})
+	streams, err := newStreams(ctx, c, log, once)
+	if err != nil {
+		return err
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -189,36 +177,6 @@ func mapOptions(c *config.Config) (*ingest.MapOptions, error) {
 		Bronorganisatie: m.Documenten.Bronorganisatie, Informatieobjecttype: m.Documenten.Informatieobjecttype,
 		Vertrouwelijkheidaanduiding: m.Documenten.Vertrouwelijkheidaanduiding, KeyPrefix: c.Storage.Blobs.Prefix,
 	}, nil
-}
-
-func newBlobStore(c *config.Config) (ingest.BlobStore, error) {
-	switch c.Storage.Blobs.Type {
-	case "dir":
-		return blob.NewDir(c.Storage.Blobs.Path)
-	}
-	return nil, fmt.Errorf("storage.blobs.type %q is not supported", c.Storage.Blobs.Type)
-}
-
-func newPublisher(c *config.Config) (ingest.Publisher, func(), error) {
-	switch c.Storage.Events.Type {
-	case "log":
-		l, err := bus.Open(c.Storage.Events.Path)
-		if err != nil {
-			return nil, nil, err
-		}
-		return busPublisher{l}, func() { l.Close() }, nil
-	}
-	return nil, nil, fmt.Errorf("storage.events.type %q is not supported", c.Storage.Events.Type)
-}
-
-func newDropZone(sc config.Source) (ingest.DropZone, error) {
-	switch sc.Type {
-	case "maildir":
-		return dropzone.NewMaildir(sc.Path, &dropzone.MaildirOptions{ProcessedFolder: sc.ProcessedFolder, FailedFolder: sc.FailedFolder})
-	case "dir":
-		return dropzone.NewDir(sc.Path, &dropzone.DirOptions{Patterns: sc.Patterns, MinAge: sc.MinAge})
-	}
-	return nil, fmt.Errorf("source %s: type %q is not supported", sc.Name, sc.Type)
 }
 
 // busPublisher adapts a storage/bus publisher to ingest.Publisher, and maps the bus's

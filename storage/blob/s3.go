@@ -196,3 +196,16 @@ func spool(r io.Reader, dir string) (*os.File, int64, error) {
 	}
 	return f, n, nil
 }
+
+// Misconfigured reports whether err from Check means the configuration is wrong (no such
+// bucket, refused credentials) rather than that the server is unreachable.
+func Misconfigured(err error) bool {
+	if errors.Is(err, ErrNoBucket) {
+		return true
+	}
+	switch minio.ToErrorResponse(err).Code {
+	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "NoSuchBucket", "InvalidBucketName", "AuthorizationHeaderMalformed":
+		return true
+	}
+	return false
+}

@@ -188,3 +188,11 @@ func (k *Kafka) Close() error { return k.w.Close() }
 
 // String names the publisher for logs.
 func (k *Kafka) String() string { return "kafka:" + strings.Join(k.opts.Brokers, ",") }
+
+// Misconfigured reports whether err from Check means the configuration is wrong (missing
+// topic, refused credentials) rather than that the brokers are unreachable.
+func Misconfigured(err error) bool {
+	return errors.Is(err, ErrNoTopic) || errors.Is(err, kafka.SASLAuthenticationFailed) ||
+		errors.Is(err, kafka.TopicAuthorizationFailed) || errors.Is(err, kafka.UnsupportedSASLMechanism) ||
+		errors.Is(err, kafka.ClusterAuthorizationFailed)
+}
