@@ -78,6 +78,11 @@ type Options struct {
 	PollInterval time.Duration
 	// IdleTimeout ends an IDLE wait that saw nothing, as a safety net (default 5m).
 	IdleTimeout time.Duration
+	// CheckInterval, when set, also checks the folder this often while in IDLE. Some
+	// servers batch IDLE notifications (Dovecot delays them by about half a second); a
+	// short check interval on a local server gets new mail registered sooner. Leave it
+	// unset for hosted servers such as Exchange Online.
+	CheckInterval time.Duration
 	// AuthRetry is the least time between login attempts after the server refused the
 	// credentials, so bad credentials never hammer (or lock) the account (default 5m).
 	AuthRetry time.Duration
@@ -98,6 +103,9 @@ const metaBatch = 500
 type Source struct {
 	opts Options
 	log  *slog.Logger
+
+	pmu     sync.Mutex // guards pending
+	pending []*settleReq
 
 	mu          sync.Mutex // guards the connection and the fields below
 	c           *imapclient.Client
@@ -194,17 +202,21 @@ func (s *Source) Read(ctx context.Context) (*ingest.Item, ingest.AckFunc, error)
 				return nil, nil, err
 			}
 			s.inflight[e.uid] = true
+			ack := s.ackFunc(e.uid, s.uidValidity, sp)
 			s.mu.Unlock()
-			return item, s.ackFunc(e.uid, s.uidValidity, sp), nil
+			return item, ack, nil
 		}
-		if len(s.inflight) > 0 || !s.caps.Has(imap.CapIdle) {
+		if busy := len(s.inflight) > 0; busy || !s.caps.Has(imap.CapIdle) {
 			s.mu.Unlock()
 			wait := s.opts.PollInterval
 			if wait <= 0 {
 				wait = 30 * time.Second
-				if len(s.inflight) > 0 {
+				if busy {
 					wait = time.Second
 				}
+			}
+			if c := s.opts.CheckInterval; c > 0 && c < wait {
+				wait = c
 			}
 			if err := s.pause(ctx, wait); err != nil {
 				return nil, nil, err
@@ -251,6 +263,12 @@ func (s *Source) idle(ctx context.Context) error {
 	}
 	t := time.NewTimer(s.opts.IdleTimeout)
 	defer t.Stop()
+	var check <-chan time.Time
+	if s.opts.CheckInterval > 0 {
+		tc := time.NewTimer(s.opts.CheckInterval)
+		defer tc.Stop()
+		check = tc.C
+	}
 	var cerr error
 	select {
 	case <-ctx.Done():
@@ -261,6 +279,7 @@ func (s *Source) idle(ctx context.Context) error {
 		cerr = errors.New("imap: connection closed by the server")
 	case <-s.newMail:
 	case <-t.C:
+	case <-check:
 	}
 	if err := cmd.Close(); err != nil && cerr == nil {
 		cerr = fmt.Errorf("imap: ending idle: %w", err)
@@ -513,47 +532,109 @@ func (s *Source) fetch(ctx context.Context, e entry) (*ingest.Item, *spool, erro
 	return item, sp, nil
 }
 
+// settleReq is one ack waiting to be carried out on the server.
+type settleReq struct {
+	uid      imap.UID
+	validity uint32
+	failure  error // nil: processed; permanent error: failed
+	done     chan error
+}
+
 func (s *Source) ackFunc(uid imap.UID, validity uint32, sp *spool) ingest.AckFunc {
 	return func(ctx context.Context, err error) error {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		defer signal(s.settled)
-		defer delete(s.inflight, uid)
 		sp.remove()
 		if err != nil && !ingest.IsPermanent(err) {
+			s.mu.Lock()
+			delete(s.inflight, uid)
+			s.mu.Unlock()
+			signal(s.settled)
 			return nil // leave it; it is read again
 		}
-		var aerr error
-		for attempt := 0; attempt < 2; attempt++ {
-			if aerr = s.connect(ctx); aerr != nil {
-				continue
-			}
-			if s.uidValidity != validity {
-				return errors.New("imap: UIDVALIDITY changed; the mail is read again")
-			}
-			if aerr = s.settle(ctx, uid, err); aerr == nil {
-				return nil
-			}
-			s.drop()
+		req := &settleReq{uid: uid, validity: validity, failure: err, done: make(chan error, 1)}
+		s.pmu.Lock()
+		s.pending = append(s.pending, req)
+		s.pmu.Unlock()
+		// Group commit: whoever holds the connection next settles every pending ack, so
+		// under load one UID MOVE carries many mails.
+		s.mu.Lock()
+		s.pmu.Lock()
+		batch := s.pending
+		s.pending = nil
+		s.pmu.Unlock()
+		if len(batch) > 0 {
+			s.settleBatch(ctx, batch)
 		}
-		return aerr
+		s.mu.Unlock()
+		signal(s.settled)
+		return <-req.done
 	}
 }
 
-// settle moves or flags a handled mail. The caller holds s.mu.
-func (s *Source) settle(ctx context.Context, uid imap.UID, failure error) error {
+// settleBatch carries out acks, retrying once on a fresh connection. The caller holds s.mu.
+func (s *Source) settleBatch(ctx context.Context, batch []*settleReq) {
+	defer func() {
+		for _, r := range batch {
+			delete(s.inflight, r.uid)
+		}
+	}()
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		if err = s.connect(ctx); err != nil {
+			continue
+		}
+		var live []*settleReq
+		for _, r := range batch {
+			if r.validity != s.uidValidity {
+				r.done <- errors.New("imap: UIDVALIDITY changed; the mail is read again")
+				continue
+			}
+			live = append(live, r)
+		}
+		batch = live
+		if len(batch) == 0 {
+			return
+		}
+		if err = s.settle(ctx, batch); err == nil {
+			for _, r := range batch {
+				r.done <- nil
+			}
+			return
+		}
+		s.drop()
+	}
+	for _, r := range batch {
+		r.done <- err
+	}
+}
+
+// settle moves or flags handled mail: processed mail in one command, failed mail per
+// reason. The caller holds s.mu.
+func (s *Source) settle(ctx context.Context, batch []*settleReq) error {
 	stop := context.AfterFunc(ctx, func() { s.c.Close() })
 	defer stop()
-	set := imap.UIDSetNum(uid)
-	if failure != nil {
+	var ok []imap.UID
+	failed := map[string][]imap.UID{}
+	for _, r := range batch {
+		if r.failure == nil {
+			ok = append(ok, r.uid)
+		} else {
+			reason := ingest.ReasonOf(r.failure)
+			failed[reason] = append(failed[reason], r.uid)
+		}
+	}
+	for reason, uids := range failed {
+		set := imap.UIDSetNum(uids...)
 		// Keep the reason on the mail itself; not every server allows keywords.
-		kw := imap.Flag("$Instroom-" + ingest.ReasonOf(failure))
+		kw := imap.Flag("$Instroom-" + reason)
 		_ = s.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{kw}}, nil).Close()
 		if _, err := s.c.Move(set, s.opts.FailedFolder).Wait(); err != nil {
 			return fmt.Errorf("imap: moving to failed folder: %w", err)
 		}
+	}
+	if len(ok) == 0 {
 		return nil
 	}
+	set := imap.UIDSetNum(ok...)
 	if s.opts.AckMode == AckFlag {
 		if err := s.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen, ProcessedKeyword}}, nil).Close(); err != nil {
 			return fmt.Errorf("imap: flagging: %w", err)

@@ -26,7 +26,7 @@ import (
 
 // stack is the production path on real servers: Dovecot, versitygw and a kfake broker.
 type stack struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	dovecot *ingesttest.Dovecot
 	s3      *ingesttest.S3Server
@@ -38,13 +38,13 @@ type stack struct {
 // folders are the watched folders: two accounts, three folders.
 var folders = []struct{ user, folder string }{{"info", "INBOX"}, {"info", "Doorgestuurd"}, {"belastingen", "INBOX"}}
 
-func newStack(t *testing.T) *stack {
+func newStack(t testing.TB) *stack {
 	t.Helper()
 	st := &stack{t: t, dir: t.TempDir(), logBuf: &syncBuffer{}}
 	st.dovecot = ingesttest.StartDovecot(t, ingesttest.DovecotOptions{Users: map[string]string{"info": "geheim1", "belastingen": "geheim2"}})
 	st.s3 = ingesttest.StartS3(t, nil)
 	st.s3.CreateBucket(t, "instroom")
-	st.kafka = ingesttest.StartKafka(t, ingesttest.KafkaOptions{Topics: []string{"klantcontacten", "internetaken", "instroom.deadletter"}, DataDir: filepath.Join(st.dir, "kafka")})
+	st.kafka = ingesttest.StartKafka(t, ingesttest.KafkaOptions{Topics: []string{"klantcontacten", "internetaken", "instroom.deadletter", "bench"}, DataDir: filepath.Join(st.dir, "kafka")})
 	os.WriteFile(filepath.Join(st.dir, "info.pw"), []byte("geheim1\n"), 0o600)
 	st.cfg = filepath.Join(st.dir, "instroom.yaml")
 	cfg := fmt.Sprintf(`instance: e2e
@@ -250,7 +250,7 @@ func header(m kafka.Message, k string) string {
 	return ""
 }
 
-func s3Sum(t *testing.T, s *blob.S3, key string) (string, int64) {
+func s3Sum(t testing.TB, s *blob.S3, key string) (string, int64) {
 	rc, err := s.Get(context.Background(), key)
 	if err != nil {
 		t.Errorf("object %s: %v", key, err)
@@ -272,7 +272,7 @@ func TestEndToEnd(t *testing.T) {
 	st.waitFor("200 mails processed", 3*time.Minute, func() bool { return st.processedTotal() == 200 })
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
-		t.Errorf("worker after SIGTERM = %v, want a clean exit", err)
+		t.Errorf("worker after SIGTERM = %v, want a clean exit\n%s", err, tail(st.logBuf.String(), 8000))
 	}
 	st.verify(200)
 }

@@ -171,7 +171,7 @@ func imapOptions(ctx context.Context, sc config.Source, c *config.Config, log *s
 		TLS:             &tls.Config{RootCAs: pool, ServerName: im.ServerName, MinVersion: tls.VersionTLS12},
 		Auth:            imap.Auth{Mechanism: im.Auth, Username: im.Username, Password: im.Password.Value()},
 		ProcessedFolder: im.ProcessedFolder, FailedFolder: im.FailedFolder, AckMode: im.Ack, Backlog: im.Backlog,
-		MaxBytes: c.Limits.MaxMessageBytes, PollInterval: sc.PollInterval, IdleTimeout: im.IdleTimeout, AuthRetry: im.AuthRetry,
+		MaxBytes: c.Limits.MaxMessageBytes, PollInterval: sc.PollInterval, IdleTimeout: im.IdleTimeout, CheckInterval: im.CheckInterval, AuthRetry: im.AuthRetry,
 		Logger: log.With("source", sc.Name),
 	}
 	if im.Backlog == "since" {

@@ -2,12 +2,14 @@ package ingesttest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +35,9 @@ type Dovecot struct {
 	TLSAddr string // implicit TLS (when CA is set)
 	Dir     string
 	users   map[string]string
+
+	mu      sync.Mutex
+	monitor map[string]*imapclient.Client // persistent connections for Count
 }
 
 // StartDovecot writes a configuration and starts Dovecot in the foreground.
@@ -178,14 +183,41 @@ func (d *Dovecot) Append(t testing.TB, user, folder string, mails ...[]byte) {
 	}
 }
 
-// Count returns the number of messages in a folder (0 when it does not exist).
+// Count returns the number of messages in a folder (0 when it does not exist). It keeps
+// one connection per user open, so polling costs the server little.
 func (d *Dovecot) Count(t testing.TB, user, folder string) int {
 	t.Helper()
-	c := d.Client(t, user)
-	defer c.Close()
-	st, err := c.Status(folder, &imap.StatusOptions{NumMessages: true}).Wait()
-	if err != nil || st.NumMessages == nil {
-		return 0
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.monitor == nil {
+		d.monitor = map[string]*imapclient.Client{}
+		t.Cleanup(func() {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			for _, c := range d.monitor {
+				c.Close()
+			}
+		})
 	}
-	return int(*st.NumMessages)
+	for attempt := 0; attempt < 2; attempt++ {
+		c := d.monitor[user]
+		if c == nil {
+			c = d.Client(t, user)
+			d.monitor[user] = c
+		}
+		st, err := c.Status(folder, &imap.StatusOptions{NumMessages: true}).Wait()
+		if err == nil {
+			if st.NumMessages == nil {
+				return 0
+			}
+			return int(*st.NumMessages)
+		}
+		var ierr *imap.Error
+		if errors.As(err, &ierr) {
+			return 0 // the folder does not exist (yet)
+		}
+		c.Close() // the server restarted: dial again
+		delete(d.monitor, user)
+	}
+	return 0
 }

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/instroom/instroom/config"
+	"github.com/instroom/instroom/ingest"
+	"github.com/instroom/instroom/storage/blob"
+	"github.com/instroom/instroom/storage/bus"
+)
+
+func envInt(k string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// benchMail is a ~20 KB mail: ~6 KB of text and one ~14 KB attachment.
+func benchMail(i int) []byte {
+	return synthMail(i, 14<<10)
+}
+
+// BenchmarkChain measures, in one run on the same servers (Dovecot, versitygw, a kfake
+// broker), the raw limits of each server next to the IMAP -> S3 -> Kafka throughput of
+// the worker, and the latency from APPEND to the Kafka event while the worker idles.
+//
+//	go test ./cmd/instroom -run '^$' -bench Chain -benchtime 1x -timeout 30m
+//
+// INSTROOM_BENCH_MAILS (default 5000) and INSTROOM_BENCH_WORKERS (workers per source,
+// default 8) change the size of the run; INSTROOM_BENCH_CHECK_INTERVAL (for example
+// 100ms) sets imap.check_interval.
+func BenchmarkChain(b *testing.B) {
+	mails := envInt("INSTROOM_BENCH_MAILS", 5000)
+	workers := envInt("INSTROOM_BENCH_WORKERS", 8)
+	st := newStack(b)
+	ctx := context.Background()
+	sample := benchMail(0)
+	b.Logf("mail size %d bytes, %d mails, %d workers per source", len(sample), mails, workers)
+
+	// Raw limit 1: Dovecot FETCH, bulk and one message per round trip.
+	raw := make([][]byte, mails)
+	for i := range raw {
+		raw[i] = benchMail(100000 + i)
+	}
+	st.dovecot.Append(b, "belastingen", "Raw", raw...)
+	fetchBulk, fetchEach := measureFetch(b, st, mails)
+
+	// Raw limit 2: S3 PUTs of the same objects (mail and attachment), best concurrency.
+	store, err := blob.NewS3(blob.S3Options{Endpoint: st.s3.Endpoint, Bucket: "instroom", Region: "us-east-1", PathStyle: true, Insecure: true, AccessKey: st.s3.AccessKey, SecretKey: st.s3.SecretKey})
+	if err != nil {
+		b.Fatal(err)
+	}
+	putRate := map[int]float64{}
+	best := 0.0
+	for _, c := range []int{8, 16, 32} {
+		putRate[c] = measurePut(b, store, min(2*mails, 6000), c, sample)
+		best = max(best, putRate[c])
+	}
+
+	// Raw limit 3: Kafka produce with acks=all, two events per call as the worker sends.
+	produce := measureProduce(b, st, 20000, 16)
+
+	// The chain: the backlog of mails through the worker.
+	for i := 0; i < mails; i++ {
+		raw[i] = benchMail(i)
+	}
+	per := map[int][][]byte{}
+	for i, m := range raw {
+		per[i%len(folders)] = append(per[i%len(folders)], m)
+	}
+	for f, ms := range per {
+		st.dovecot.Append(b, folders[f].user, folders[f].folder, ms...)
+	}
+	env := []string{fmt.Sprintf("INSTROOM_SOURCES_0_WORKERS=%d", workers), fmt.Sprintf("INSTROOM_SOURCES_1_WORKERS=%d", workers), "INSTROOM_LOG_LEVEL=warn"}
+	if ci := os.Getenv("INSTROOM_BENCH_CHECK_INTERVAL"); ci != "" {
+		env = append(env, "INSTROOM_SOURCES_0_IMAP_CHECK_INTERVAL="+ci, "INSTROOM_SOURCES_1_IMAP_CHECK_INTERVAL="+ci)
+	}
+	cfg, err := config.Load(st.cfg, env)
+	if err != nil {
+		b.Fatal(err)
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	if pf := os.Getenv("INSTROOM_BENCH_CPUPROFILE"); pf != "" {
+		f, err := os.Create(pf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer f.Close()
+	}
+	b.ResetTimer()
+	start := time.Now()
+	go func() { done <- runWorker(wctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), false) }()
+	st.waitFor("the backlog", 20*time.Minute, func() bool { return st.processedTotal() == mails })
+	elapsed := time.Since(start)
+	b.StopTimer()
+	pprof.StopCPUProfile()
+	chain := float64(mails) / elapsed.Seconds()
+
+	// Latency from APPEND to the event while the worker idles.
+	lat := measureLatency(b, st, 200)
+	stop()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+
+	bound := best / 2 // two objects per mail
+	b.ReportMetric(chain, "mails/s")
+	b.ReportMetric(chain/bound*100, "%of-s3-bound")
+	b.ReportMetric(fetchBulk, "fetch-bulk/s")
+	b.ReportMetric(fetchEach, "fetch-each/s")
+	b.ReportMetric(best, "s3-put/s")
+	b.ReportMetric(produce, "kafka-produce/s")
+	b.ReportMetric(float64(lat[0].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[1].Microseconds())/1000, "p99-ms")
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\n| measure | result |\n| --- | --- |\n")
+	fmt.Fprintf(&sb, "| Dovecot FETCH, bulk (one UID FETCH 1:*) | %.0f msg/s |\n", fetchBulk)
+	fmt.Fprintf(&sb, "| Dovecot FETCH, one message per round trip | %.0f msg/s |\n", fetchEach)
+	for _, c := range []int{8, 16, 32} {
+		fmt.Fprintf(&sb, "| versitygw PUT, %d concurrent | %.0f obj/s |\n", c, putRate[c])
+	}
+	fmt.Fprintf(&sb, "| kfake produce, acks=all, 16 concurrent | %.0f msg/s |\n", produce)
+	fmt.Fprintf(&sb, "| S3-bound limit (best PUT rate / 2 objects per mail) | %.0f mails/s |\n", bound)
+	fmt.Fprintf(&sb, "| **Instroom IMAP -> S3 -> Kafka, %d mails, %d workers/source** | **%.0f mails/s (%.0f%% of the S3 bound)** |\n", mails, workers, chain, chain/bound*100)
+	fmt.Fprintf(&sb, "| APPEND -> Kafka event while idle, p50 / p99 (200 mails) | %.0f ms / %.0f ms |\n", float64(lat[0].Microseconds())/1000, float64(lat[1].Microseconds())/1000)
+	b.Log(sb.String())
+}
+
+func measureFetch(b *testing.B, st *stack, n int) (bulk, each float64) {
+	c := st.dovecot.Client(b, "belastingen")
+	defer c.Close()
+	if _, err := c.Select("Raw", nil).Wait(); err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	cmd := c.Fetch(goimap.SeqSet{goimap.SeqRange{Start: 1, Stop: 0}}, &goimap.FetchOptions{UID: true, BodySection: []*goimap.FetchItemBodySection{{Peek: true}}})
+	got := drainFetch(b, cmd)
+	if got != n {
+		b.Fatalf("bulk fetch returned %d messages, want %d", got, n)
+	}
+	bulk = float64(n) / time.Since(start).Seconds()
+	m := min(n, 2000)
+	start = time.Now()
+	for i := 1; i <= m; i++ {
+		drainFetch(b, c.Fetch(goimap.UIDSetNum(goimap.UID(i)), &goimap.FetchOptions{UID: true, BodySection: []*goimap.FetchItemBodySection{{Peek: true}}}))
+	}
+	each = float64(m) / time.Since(start).Seconds()
+	return bulk, each
+}
+
+// drainFetch reads every message of a FETCH, bodies included, and returns the count.
+func drainFetch(b *testing.B, cmd *imapclient.FetchCommand) int {
+	n := 0
+	for {
+		msg := cmd.Next()
+		if msg == nil {
+			break
+		}
+		for {
+			it := msg.Next()
+			if it == nil {
+				break
+			}
+			if body, ok := it.(imapclient.FetchItemDataBodySection); ok && body.Literal != nil {
+				io.Copy(io.Discard, body.Literal)
+			}
+		}
+		n++
+	}
+	if err := cmd.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+func measurePut(b *testing.B, s *blob.S3, n, conc int, body []byte) float64 {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				part := body
+				if i%2 == 0 {
+					part = body[:14<<10]
+				}
+				if err := s.Put(context.Background(), fmt.Sprintf("raw/%d/%d", conc, i), strings.NewReader(string(part)), int64(len(part)), "application/octet-stream"); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds()
+}
+
+func measureProduce(b *testing.B, st *stack, n, conc int) float64 {
+	k, err := bus.NewKafka(bus.KafkaOptions{Brokers: []string{st.kafka.Addr}, Compression: "lz4"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer k.Close()
+	value := []byte(strings.Repeat("x", 2048))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(2)
+				if i > int64(n) {
+					return
+				}
+				key := fmt.Sprint(i)
+				m := bus.Message{Topic: "bench", Key: key, Value: value}
+				if err := k.Publish(context.Background(), m, m); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// measureLatency appends mails one at a time to the idle worker's folders and times each
+// until its klantcontact event arrives. It returns p50 and p99.
+func measureLatency(b *testing.B, st *stack, n int) [2]time.Duration {
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{st.kafka.Addr}, Topic: "klantcontacten", GroupID: fmt.Sprintf("lat-%d", time.Now().UnixNano()),
+		StartOffset: kafka.LastOffset, MaxWait: 5 * time.Millisecond, ReadBatchTimeout: 5 * time.Millisecond})
+	defer r.Close()
+	arrived := make(chan string, n)
+	go func() {
+		for {
+			m, err := r.ReadMessage(context.Background())
+			if err != nil {
+				return
+			}
+			var reg ingest.Registration
+			if json.Unmarshal(m.Value, &reg) == nil {
+				arrived <- reg.Klantcontact.Metadata["messageId"]
+			}
+		}
+	}()
+	// Let the reader join its group and the worker settle into IDLE.
+	warm := benchMail(900000)
+	st.dovecot.Append(b, "info", "INBOX", warm)
+	waitID(b, arrived, "crash-900000@example.nl")
+	time.Sleep(500 * time.Millisecond)
+	// One open connection per account, so the measure is APPEND to event, not login.
+	clients := map[string]*imapclient.Client{}
+	for _, f := range folders {
+		if clients[f.user] == nil {
+			clients[f.user] = st.dovecot.Client(b, f.user)
+			defer clients[f.user].Close()
+		}
+	}
+	var lats []time.Duration
+	for i := 0; i < n; i++ {
+		f := folders[i%len(folders)]
+		id := 910000 + i
+		m := benchMail(id)
+		t0 := time.Now()
+		cmd := clients[f.user].Append(f.folder, int64(len(m)), nil)
+		cmd.Write(m)
+		cmd.Close()
+		if _, err := cmd.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		waitID(b, arrived, fmt.Sprintf("crash-%d@example.nl", id))
+		lats = append(lats, time.Since(t0))
+		time.Sleep(20 * time.Millisecond)
+	}
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	return [2]time.Duration{lats[len(lats)*50/100], lats[len(lats)*99/100]}
+}
+
+func waitID(b *testing.B, arrived chan string, id string) {
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case got := <-arrived:
+			if got == id {
+				return
+			}
+		case <-timeout:
+			b.Fatalf("event for %s did not arrive", id)
+		}
+	}
+}
