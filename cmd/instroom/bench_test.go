@@ -49,8 +49,8 @@ func benchMail(i int) []byte {
 // 100ms) sets imap.check_interval.
 func BenchmarkChain(b *testing.B) {
 	mails := envInt("INSTROOM_BENCH_MAILS", 5000)
-	workers := envInt("INSTROOM_BENCH_WORKERS", 8)
-	st := newStack(b)
+	workers := envInt("INSTROOM_BENCH_WORKERS", 16)
+	st := newStack(b, false)
 	ctx := context.Background()
 	sample := benchMail(0)
 	b.Logf("mail size %d bytes, %d mails, %d workers per source", len(sample), mails, workers)
@@ -68,11 +68,15 @@ func BenchmarkChain(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	putRate := map[int]float64{}
+	// Measured at 16 and at the chain's own concurrency (3 folders x workers), before and
+	// after the chain; the best rate is the bound.
+	concs := []int{16, 3 * workers}
+	putRate := map[string]float64{}
 	best := 0.0
-	for _, c := range []int{8, 16, 32} {
-		putRate[c] = measurePut(b, store, min(2*mails, 6000), c, sample)
-		best = max(best, putRate[c])
+	for _, c := range concs {
+		r := measurePut(b, store, 2*mails, c, sample, "before")
+		putRate[fmt.Sprintf("before, %d concurrent", c)] = r
+		best = max(best, r)
 	}
 
 	// Raw limit 3: Kafka produce with acks=all, two events per call as the worker sends.
@@ -116,6 +120,12 @@ func BenchmarkChain(b *testing.B) {
 	pprof.StopCPUProfile()
 	chain := float64(mails) / elapsed.Seconds()
 
+	for _, c := range concs {
+		r := measurePut(b, store, 2*mails, c, sample, "after")
+		putRate[fmt.Sprintf("after, %d concurrent", c)] = r
+		best = max(best, r)
+	}
+
 	// Latency from APPEND to the event while the worker idles.
 	lat := measureLatency(b, st, 200)
 	stop()
@@ -136,11 +146,14 @@ func BenchmarkChain(b *testing.B) {
 	fmt.Fprintf(&sb, "\n| measure | result |\n| --- | --- |\n")
 	fmt.Fprintf(&sb, "| Dovecot FETCH, bulk (one UID FETCH 1:*) | %.0f msg/s |\n", fetchBulk)
 	fmt.Fprintf(&sb, "| Dovecot FETCH, one message per round trip | %.0f msg/s |\n", fetchEach)
-	for _, c := range []int{8, 16, 32} {
-		fmt.Fprintf(&sb, "| versitygw PUT, %d concurrent | %.0f obj/s |\n", c, putRate[c])
+	for _, when := range []string{"before", "after"} {
+		for _, c := range concs {
+			k := fmt.Sprintf("%s, %d concurrent", when, c)
+			fmt.Fprintf(&sb, "| versitygw PUT of %d objects (%s the chain) | %.0f obj/s |\n", 2*mails, k, putRate[k])
+		}
 	}
 	fmt.Fprintf(&sb, "| kfake produce, acks=all, 16 concurrent | %.0f msg/s |\n", produce)
-	fmt.Fprintf(&sb, "| S3-bound limit (best PUT rate / 2 objects per mail) | %.0f mails/s |\n", bound)
+	fmt.Fprintf(&sb, "| S3-bound limit (best PUT rate above / 2 objects per mail) | %.0f mails/s |\n", bound)
 	fmt.Fprintf(&sb, "| **Instroom IMAP -> S3 -> Kafka, %d mails, %d workers/source** | **%.0f mails/s (%.0f%% of the S3 bound)** |\n", mails, workers, chain, chain/bound*100)
 	fmt.Fprintf(&sb, "| APPEND -> Kafka event while idle, p50 / p99 (200 mails) | %.0f ms / %.0f ms |\n", float64(lat[0].Microseconds())/1000, float64(lat[1].Microseconds())/1000)
 	b.Log(sb.String())
@@ -193,7 +206,7 @@ func drainFetch(b *testing.B, cmd *imapclient.FetchCommand) int {
 	return n
 }
 
-func measurePut(b *testing.B, s *blob.S3, n, conc int, body []byte) float64 {
+func measurePut(b *testing.B, s *blob.S3, n, conc int, body []byte, tag string) float64 {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -210,7 +223,7 @@ func measurePut(b *testing.B, s *blob.S3, n, conc int, body []byte) float64 {
 				if i%2 == 0 {
 					part = body[:14<<10]
 				}
-				if err := s.Put(context.Background(), fmt.Sprintf("raw/%d/%d", conc, i), strings.NewReader(string(part)), int64(len(part)), "application/octet-stream"); err != nil {
+				if err := s.Put(context.Background(), fmt.Sprintf("raw/%s/%d/%d", tag, conc, i), strings.NewReader(string(part)), int64(len(part)), "application/octet-stream"); err != nil {
 					b.Error(err)
 					return
 				}

@@ -38,13 +38,19 @@ type stack struct {
 // folders are the watched folders: two accounts, three folders.
 var folders = []struct{ user, folder string }{{"info", "INBOX"}, {"info", "Doorgestuurd"}, {"belastingen", "INBOX"}}
 
-func newStack(t testing.TB) *stack {
+// newStack starts the servers. With durableKafka the broker keeps its log on disk (fsynced)
+// so it survives a restart, as the outage test needs.
+func newStack(t testing.TB, durableKafka bool) *stack {
 	t.Helper()
 	st := &stack{t: t, dir: t.TempDir(), logBuf: &syncBuffer{}}
 	st.dovecot = ingesttest.StartDovecot(t, ingesttest.DovecotOptions{Users: map[string]string{"info": "geheim1", "belastingen": "geheim2"}})
 	st.s3 = ingesttest.StartS3(t, nil)
 	st.s3.CreateBucket(t, "instroom")
-	st.kafka = ingesttest.StartKafka(t, ingesttest.KafkaOptions{Topics: []string{"klantcontacten", "internetaken", "instroom.deadletter", "bench"}, DataDir: filepath.Join(st.dir, "kafka")})
+	ko := ingesttest.KafkaOptions{Topics: []string{"klantcontacten", "internetaken", "instroom.deadletter", "bench"}}
+	if durableKafka {
+		ko.DataDir = filepath.Join(st.dir, "kafka")
+	}
+	st.kafka = ingesttest.StartKafka(t, ko)
 	os.WriteFile(filepath.Join(st.dir, "info.pw"), []byte("geheim1\n"), 0o600)
 	st.cfg = filepath.Join(st.dir, "instroom.yaml")
 	cfg := fmt.Sprintf(`instance: e2e
@@ -266,7 +272,7 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
-	st := newStack(t)
+	st := newStack(t, false)
 	st.appendMails(0, 200)
 	cmd := st.start()
 	st.waitFor("200 mails processed", 3*time.Minute, func() bool { return st.processedTotal() == 200 })
@@ -281,7 +287,7 @@ func TestEndToEndCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test")
 	}
-	st := newStack(t)
+	st := newStack(t, false)
 	st.appendMails(0, 200)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("random seed %d", seed)
@@ -318,7 +324,7 @@ func TestOutages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("outage test")
 	}
-	st := newStack(t)
+	st := newStack(t, true)
 	cmd := st.start()
 	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
 	st.appendMails(0, 30)

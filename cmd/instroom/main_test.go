@@ -150,3 +150,22 @@ func TestCheckConfig(t *testing.T) {
 		t.Errorf("version = exit %d, %q", code, out)
 	}
 }
+
+// TestExampleProductionConfig keeps the shipped production example valid (its secret
+// files are replaced by test files).
+func TestExampleProductionConfig(t *testing.T) {
+	b, err := os.ReadFile("../../examples/production.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"instroom-oauth-client-secret", "instroom-imap-belastingen", "instroom-s3-access-key", "instroom-s3-secret-key", "instroom-kafka-password"} {
+		os.WriteFile(filepath.Join(dir, f), []byte("x\n"), 0o600)
+	}
+	cfg := strings.ReplaceAll(string(b), "/run/secrets/", dir+"/")
+	p := filepath.Join(dir, "production.yaml")
+	os.WriteFile(p, []byte(cfg), 0o644)
+	if code, _, stderr := runCLI(t, "check-config", "-config", p); code != 0 {
+		t.Errorf("check-config(examples/production.yaml) = exit %d: %s", code, stderr)
+	}
+}

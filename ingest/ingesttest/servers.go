@@ -230,7 +230,7 @@ func StartS3(t testing.TB, ca *TestCA) *S3Server {
 	if ca != nil {
 		args = append(args, "--cert", ca.CertFile, "--key", ca.KeyFile)
 	}
-	args = append(args, "posix", "--sidecar", filepath.Join(t.TempDir()), dir)
+	args = append(args, "posix", dir) // metadata in extended attributes
 	s.Process = StartProcess(t, s.Endpoint, nil, bin, args...)
 	return s
 }
