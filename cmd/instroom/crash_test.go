@@ -49,6 +49,14 @@ func startWorker(t *testing.T, cfg string, out io.Writer) *exec.Cmd {
 	return cmd
 }
 
+// waitProgress polls count until it drops below before, or the timeout passes.
+func waitProgress(count func() int, before int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for count() >= before && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 func countFiles(dir string) int {
 	ents, _ := os.ReadDir(dir)
 	return len(ents)
@@ -96,7 +104,9 @@ func TestCrashRestart(t *testing.T) {
 			break
 		}
 		cmd := startWorker(t, cfg, logf)
-		time.Sleep(time.Duration(30+rng.IntN(150)) * time.Millisecond)
+		// Kill it while it works: once the inbox shrinks, after a short random delay.
+		waitProgress(func() int { return countFiles(filepath.Join(inbox, "new")) }, before, 30*time.Second)
+		time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		err := cmd.Wait()
 		left := countFiles(filepath.Join(inbox, "new"))

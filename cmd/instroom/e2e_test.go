@@ -299,7 +299,9 @@ func TestEndToEndCrash(t *testing.T) {
 			break
 		}
 		cmd := st.start()
-		time.Sleep(time.Duration(100+rng.IntN(200)) * time.Millisecond)
+		// Kill it while it works: once mail leaves the inboxes, after a random delay.
+		waitProgress(st.inboxTotal, before, time.Minute)
+		time.Sleep(time.Duration(rng.IntN(60)) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		// It counts when the worker was killed in the middle of its work.
