@@ -206,7 +206,8 @@ func drainFetch(b *testing.B, cmd *imapclient.FetchCommand) int {
 	return n
 }
 
-func measurePut(b *testing.B, s *blob.S3, n, conc int, body []byte, tag string) float64 {
+// parallel runs fn for items 1..n with conc goroutines and returns items per second.
+func parallel(b *testing.B, n, conc int, fn func(i int64) error) float64 {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -214,16 +215,8 @@ func measurePut(b *testing.B, s *blob.S3, n, conc int, body []byte, tag string) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				i := next.Add(1)
-				if i > int64(n) {
-					return
-				}
-				part := body
-				if i%2 == 0 {
-					part = body[:14<<10]
-				}
-				if err := s.Put(context.Background(), fmt.Sprintf("raw/%s/%d/%d", tag, conc, i), strings.NewReader(string(part)), int64(len(part)), "application/octet-stream"); err != nil {
+			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
+				if err := fn(i); err != nil {
 					b.Error(err)
 					return
 				}
@@ -234,6 +227,17 @@ func measurePut(b *testing.B, s *blob.S3, n, conc int, body []byte, tag string) 
 	return float64(n) / time.Since(start).Seconds()
 }
 
+func measurePut(b *testing.B, s *blob.S3, n, conc int, body []byte, tag string) float64 {
+	return parallel(b, n, conc, func(i int64) error {
+		part := body
+		if i%2 == 0 {
+			part = body[:14<<10]
+		}
+		return s.Put(context.Background(), fmt.Sprintf("raw/%s/%d/%d", tag, conc, i), strings.NewReader(string(part)), int64(len(part)), "application/octet-stream")
+	})
+}
+
+// measureProduce publishes n messages, two per call as the worker does.
 func measureProduce(b *testing.B, st *stack, n, conc int) float64 {
 	k, err := bus.NewKafka(bus.KafkaOptions{Brokers: []string{st.kafka.Addr}, Compression: "lz4"})
 	if err != nil {
@@ -241,29 +245,10 @@ func measureProduce(b *testing.B, st *stack, n, conc int) float64 {
 	}
 	defer k.Close()
 	value := []byte(strings.Repeat("x", 2048))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(2)
-				if i > int64(n) {
-					return
-				}
-				key := fmt.Sprint(i)
-				m := bus.Message{Topic: "bench", Key: key, Value: value}
-				if err := k.Publish(context.Background(), m, m); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(n) / time.Since(start).Seconds()
+	return 2 * parallel(b, n/2, conc, func(i int64) error {
+		m := bus.Message{Topic: "bench", Key: fmt.Sprint(i), Value: value}
+		return k.Publish(context.Background(), m, m)
+	})
 }
 
 // measureLatency appends mails one at a time to the idle worker's folders and times each

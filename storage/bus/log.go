@@ -28,9 +28,9 @@ type Record struct {
 // Log writes events to append-only local files, one JSON line per event and one file per
 // topic (<dir>/<topic>.jsonl). It is the embedded default when no Kafka is configured.
 //
-// Every Publish is fsynced before it returns. An event whose id and content are already in
-// the log is not written again, so a redone item does not double its events. A line torn
-// by a crash is cut off when the log is opened.
+// Every Publish is fsynced before it returns. An event whose id and content are among the
+// last 100,000 of its topic is not written again, so a redone item does not double its
+// events. A line torn by a crash is cut off when the log is opened.
 type Log struct {
 	dir string
 
@@ -38,9 +38,27 @@ type Log struct {
 	files map[string]*topicFile
 }
 
+// seenWindow is how many recent events per topic the log remembers to skip a redone
+// item's identical events. A redo follows its first attempt within minutes (a crash and
+// restart), so a window bounds memory without letting doubles through in practice.
+const seenWindow = 100_000
+
 type topicFile struct {
 	f    *os.File
 	seen map[[32]byte]bool
+	ring [][32]byte // insertion order of seen, for the window
+}
+
+func (tf *topicFile) remember(id [32]byte) {
+	if tf.seen[id] {
+		return
+	}
+	tf.seen[id] = true
+	tf.ring = append(tf.ring, id)
+	if len(tf.ring) > seenWindow {
+		delete(tf.seen, tf.ring[0])
+		tf.ring = tf.ring[1:]
+	}
 }
 
 // Open opens (creating) the event log in dir.
@@ -98,7 +116,7 @@ func (tf *topicFile) load() error {
 		}
 		var r Record
 		if json.Unmarshal(line, &r) == nil {
-			tf.seen[identity(&r)] = true
+			tf.remember(identity(&r))
 		}
 		good += int64(len(line))
 	}
@@ -165,7 +183,7 @@ func (l *Log) Append(ctx context.Context, recs ...Record) error {
 		}
 	}
 	for i, id := range ids {
-		tfs[i].seen[id] = true
+		tfs[i].remember(id)
 	}
 	return nil
 }

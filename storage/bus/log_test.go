@@ -2,6 +2,7 @@ package bus_test
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"os"
 	"testing"
@@ -84,5 +85,33 @@ func TestRejectsBadTopic(t *testing.T) {
 	r.Topic = "../x"
 	if err := l.Append(context.Background(), r); err == nil {
 		t.Error("Append(topic ../x) = nil, want error")
+	}
+}
+
+func TestSeenWindowIsBounded(t *testing.T) {
+	ctx := context.Background()
+	l, _ := bus.Open(t.TempDir())
+	defer l.Close()
+	// The first event, then more than the window, then the first again: it is written
+	// again (the window forgot it), while a recent one is still skipped.
+	if err := l.Append(ctx, rec("first", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	batch := make([]bus.Record, 0, 1000)
+	for i := 0; i < 100_000; i++ {
+		batch = append(batch, rec(fmt.Sprint(i), `{}`))
+		if len(batch) == cap(batch) {
+			if err := l.Append(ctx, batch...); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := l.Append(ctx, rec("first", `{}`), rec("99999", `{}`)); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := bus.ReadAll(l.Path("klantcontacten"))
+	if len(recs) != 100_002 {
+		t.Errorf("log holds %d records, want 100002 (first twice, the recent one once)", len(recs))
 	}
 }
