@@ -2,8 +2,8 @@ package bus_test
 
 import (
 	"context"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"os"
 	"testing"
 
