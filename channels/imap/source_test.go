@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -391,5 +392,83 @@ func TestXOAUTH2ClientCredentials(t *testing.T) {
 	defer cancel()
 	if _, _, err := bad.Read(ctx); !errors.Is(err, imap.ErrAuth) {
 		t.Errorf("Read with a token for another user = %v, want ErrAuth", err)
+	}
+}
+
+// TestWithoutIdleAndMove runs against a Dovecot that advertises neither IDLE nor MOVE: the
+// source polls, and acks use COPY, STORE \Deleted and UID EXPUNGE.
+func TestWithoutIdleAndMove(t *testing.T) {
+	d := ingesttest.StartDovecot(t, ingesttest.DovecotOptions{Users: map[string]string{"info": "geheim"}, Capabilities: "IMAP4rev1 LITERAL+ UIDPLUS"})
+	c := d.Client(t, "info")
+	if caps := c.Caps(); caps.Has(goimap.CapIdle) || caps.Has(goimap.CapMove) {
+		t.Fatalf("the server still advertises IDLE or MOVE: %v", caps)
+	}
+	c.Close()
+	d.Append(t, "info", "INBOX", mail(1, ""))
+	s := source(d, func(o *imap.Options) { o.PollInterval = 200 * time.Millisecond })
+	defer s.Close()
+	_, ack, _ := read(t, s, 10*time.Second)
+	if err := ack(context.Background(), nil); err != nil {
+		t.Fatalf("ack without MOVE = %v", err)
+	}
+	// New mail is found by polling.
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		d.Append(t, "info", "INBOX", mail(2, ""))
+	}()
+	_, ack2, body := read(t, s, 10*time.Second)
+	if !strings.Contains(string(body), "Vraag 2") {
+		t.Errorf("polled read = %q", body)
+	}
+	ack2(context.Background(), nil)
+	if in, done := d.Count(t, "info", "INBOX"), d.Count(t, "info", "Verwerkt"); in != 0 || done != 2 {
+		t.Errorf("INBOX %d, Verwerkt %d; want 0 and 2", in, done)
+	}
+}
+
+func TestBacklogSince(t *testing.T) {
+	d := startDovecot(t)
+	c := d.Client(t, "info")
+	for i, when := range []time.Time{time.Date(2020, 1, 1, 9, 0, 0, 0, time.UTC), time.Now()} {
+		m := mail(i, "")
+		cmd := c.Append("INBOX", int64(len(m)), &goimap.AppendOptions{Time: when})
+		cmd.Write(m)
+		cmd.Close()
+		if _, err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	s := source(d, func(o *imap.Options) { o.Backlog = imap.BacklogSince; o.Since = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) })
+	defer s.Close()
+	_, ack, body := read(t, s, 10*time.Second)
+	if !strings.Contains(string(body), "Vraag 1") {
+		t.Errorf("read %q, want the recent mail 1 only", body)
+	}
+	ack(context.Background(), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if item, _, err := s.Read(ctx); err == nil {
+		t.Errorf("read the old mail %s too", item.Ref)
+	}
+}
+
+func TestLargeMailIsSpooledToDisk(t *testing.T) {
+	d := startDovecot(t)
+	big := mail(1, strings.Repeat("regel met tekst\r\n", 150_000)) // ~2.5 MB
+	d.Append(t, "info", "INBOX", big)
+	spool := t.TempDir()
+	s := source(d, func(o *imap.Options) { o.SpoolDir = spool })
+	defer s.Close()
+	item, ack, body := read(t, s, 20*time.Second)
+	if len(body) != len(big) || item.Size != int64(len(big)) {
+		t.Fatalf("large mail: %d bytes read, size %d, want %d", len(body), item.Size, len(big))
+	}
+	if ents, _ := os.ReadDir(spool); len(ents) != 1 {
+		t.Errorf("spool dir holds %d files while in flight, want the body in 1", len(ents))
+	}
+	ack(context.Background(), nil)
+	if ents, _ := os.ReadDir(spool); len(ents) != 0 {
+		t.Errorf("spool dir holds %d files after ack, want 0", len(ents))
 	}
 }

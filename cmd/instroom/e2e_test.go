@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -83,6 +84,7 @@ storage:
   events:
     type: kafka
     kafka: {brokers: [%[5]s], compression: lz4}
+limits: {max_message_bytes: 262144}
 shutdown: {drain_timeout: 5s}
 `, st.dovecot.Addr, st.s3.Endpoint, st.s3.AccessKey, st.s3.SecretKey, st.kafka.Addr)
 	if err := os.WriteFile(st.cfg, []byte(cfg), 0o644); err != nil {
@@ -274,13 +276,34 @@ func TestEndToEnd(t *testing.T) {
 	}
 	st := newStack(t, false)
 	st.appendMails(0, 200)
+	// Two bad items among them: not a mail at all, and a mail over the size limit.
+	st.dovecot.Append(t, "info", "INBOX", []byte("%PDF-1.4\x00\x01\x02 geen e-mail\r\n"), synthMail(9999, 300<<10))
 	cmd := st.start()
 	st.waitFor("200 mails processed", 3*time.Minute, func() bool { return st.processedTotal() == 200 })
+	st.waitFor("2 bad items failed", time.Minute, func() bool { return st.dovecot.Count(t, "info", "Mislukt") == 2 })
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("worker after SIGTERM = %v, want a clean exit\n%s", err, tail(st.logBuf.String(), 8000))
 	}
 	st.verify(200)
+	reasons := map[string]bool{}
+	for _, m := range st.consume("instroom.deadletter", 2) {
+		var dl ingest.DeadLetterEvent
+		if err := json.Unmarshal(m.Value, &dl); err != nil {
+			t.Fatal(err)
+		}
+		reasons[dl.Reason] = true
+		if !strings.HasPrefix(dl.Ref, "imap:info/INBOX/") || dl.Source != "info.INBOX" {
+			t.Errorf("dead letter %+v does not name its source item", dl)
+		}
+	}
+	if !reasons[ingest.ReasonUnparseable] || !reasons[ingest.ReasonTooLarge] {
+		t.Errorf("dead-letter reasons = %v, want unparseable and too_large", reasons)
+	}
+	// No citizen data in the worker's logs: not the sender, not the subject.
+	if logs := st.logBuf.String(); strings.Contains(logs, "example.nl") || strings.Contains(logs, "Melding nummer") {
+		t.Errorf("the worker logged message content:\n%s", tail(logs, 2000))
+	}
 }
 
 func TestEndToEndCrash(t *testing.T) {

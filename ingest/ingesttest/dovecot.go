@@ -23,6 +23,9 @@ type DovecotOptions struct {
 	Users map[string]string
 	// CA enables TLS: implicit TLS on TLSAddr and STARTTLS on Addr.
 	CA *TestCA
+	// Capabilities, when set, replaces the capabilities Dovecot advertises after login
+	// (to test clients against servers without IDLE or MOVE).
+	Capabilities string
 	// IntrospectionURL enables XOAUTH2/OAUTHBEARER through Dovecot's oauth2 passdb, which
 	// POSTs the token to this URL (RFC 7662 token introspection).
 	IntrospectionURL string
@@ -114,6 +117,9 @@ service stats {
   }
 }
 `, dir, mailUser, mailGroup)
+	if opts.Capabilities != "" {
+		fmt.Fprintf(&conf, "imap_capability = %s\n", opts.Capabilities)
+	}
 	if opts.CA != nil {
 		tlsPort = FreePort(t)
 		d.TLSAddr = fmt.Sprintf("127.0.0.1:%d", tlsPort)

@@ -253,11 +253,15 @@ var kfakeOnce sync.Once
 var kfakeBin string
 var kfakeErr error
 
-// kfakeBinary finds instroom-kfake on PATH or builds it from scripts/kfake.
+// kfakeBinary returns the broker binary. In CI it is the instroom-kfake that .ci/run built
+// from this checkout; elsewhere it is built from scripts/kfake once per test process (the
+// Go build cache makes that quick), so a stale installed copy is never used.
 func kfakeBinary(t testing.TB) string {
 	t.Helper()
-	if p, err := exec.LookPath("instroom-kfake"); err == nil {
-		return p
+	if InCI() {
+		if p, err := exec.LookPath("instroom-kfake"); err == nil {
+			return p
+		}
 	}
 	kfakeOnce.Do(func() {
 		src, err := repoDir("scripts/kfake")
@@ -292,6 +296,8 @@ type KafkaOptions struct {
 	SASLPass string
 	// DataDir keeps the broker's data across a Stop and Start.
 	DataDir string
+	// CA makes the broker serve TLS with the CA's server certificate.
+	CA *TestCA
 }
 
 // StartKafka starts a kfake broker as its own process.
@@ -309,6 +315,9 @@ func StartKafka(t testing.TB, opts KafkaOptions) *Kafka {
 	}
 	if opts.DataDir != "" {
 		args = append(args, "-data-dir", opts.DataDir)
+	}
+	if opts.CA != nil {
+		args = append(args, "-tls-cert", opts.CA.CertFile, "-tls-key", opts.CA.KeyFile)
 	}
 	k.Process = StartProcess(t, k.Addr, nil, bin, args...)
 	return k

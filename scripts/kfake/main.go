@@ -3,6 +3,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log"
@@ -21,6 +22,8 @@ func main() {
 	saslUser := flag.String("sasl-user", "", "require SASL (PLAIN and SCRAM-SHA-512) with this user")
 	saslPass := flag.String("sasl-pass", "", "password of -sasl-user")
 	dataDir := flag.String("data-dir", "", "persist the log here (survives a restart)")
+	tlsCert := flag.String("tls-cert", "", "serve TLS with this certificate (PEM)")
+	tlsKey := flag.String("tls-key", "", "key of -tls-cert (PEM)")
 	flag.Parse()
 
 	opts := []kfake.Opt{kfake.Ports(*port), kfake.NumBrokers(1), kfake.DefaultNumPartitions(*partitions), kfake.AllowAutoTopicCreation()}
@@ -29,6 +32,13 @@ func main() {
 	}
 	if *dataDir != "" {
 		opts = append(opts, kfake.DataDir(*dataDir), kfake.SyncWrites())
+	}
+	if *tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			log.Fatal(err)
+		}
+		opts = append(opts, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}}))
 	}
 	if *saslUser != "" {
 		opts = append(opts, kfake.EnableSASL(),

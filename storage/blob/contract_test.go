@@ -122,3 +122,17 @@ func TestS3TLSAndChecks(t *testing.T) {
 		t.Error("Check without the custom CA = nil, want a certificate error")
 	}
 }
+
+func TestS3CredentialsFromEnvironment(t *testing.T) {
+	srv := ingesttest.StartS3(t, nil)
+	srv.CreateBucket(t, "instroom")
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	s, err := blob.NewS3(blob.S3Options{Endpoint: srv.Endpoint, Bucket: "instroom", Region: "us-east-1", PathStyle: true, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(context.Background()); err != nil {
+		t.Errorf("Check with credentials from the environment = %v", err)
+	}
+}

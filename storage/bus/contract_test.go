@@ -2,6 +2,7 @@ package bus_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -164,5 +165,66 @@ func TestKafkaTooLargeIsReported(t *testing.T) {
 	err := p.Publish(context.Background(), msg("klantcontacten", "k", "big", huge))
 	if !errors.Is(err, bus.ErrTooLarge) {
 		t.Errorf("Publish(20 MiB) = %v, want ErrTooLarge", err)
+	}
+}
+
+func TestKafkaTLS(t *testing.T) {
+	ca := ingesttest.NewTestCA(t, t.TempDir())
+	k := ingesttest.StartKafka(t, ingesttest.KafkaOptions{Topics: []string{"klantcontacten"}, CA: ca})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p, _ := bus.NewKafka(bus.KafkaOptions{Brokers: []string{k.Addr}, TLS: ingesttest.ClientTLS(ca)})
+	defer p.Close()
+	if err := p.Publish(ctx, msg("klantcontacten", "k", "tls", `{}`)); err != nil {
+		t.Fatalf("Publish over TLS = %v", err)
+	}
+	untrusted, _ := bus.NewKafka(bus.KafkaOptions{Brokers: []string{k.Addr}, TLS: &tls.Config{}})
+	defer untrusted.Close()
+	cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+	defer ccancel()
+	if err := untrusted.Check(cctx, "klantcontacten"); err == nil {
+		t.Error("Check without the custom CA = nil, want a certificate error")
+	}
+}
+
+// TestOneKlantcontactOnePartition: events with the same key land in the same partition,
+// across topics with the same partition count, so a consumer sees one contact in order.
+func TestOneKlantcontactOnePartition(t *testing.T) {
+	k := ingesttest.StartKafka(t, ingesttest.KafkaOptions{Topics: []string{"klantcontacten", "internetaken"}})
+	p, _ := bus.NewKafka(bus.KafkaOptions{Brokers: []string{k.Addr}})
+	defer p.Close()
+	ctx := context.Background()
+	var batch []bus.Message
+	for i := range 30 {
+		key := fmt.Sprintf("kc-%d", i%10)
+		batch = append(batch, msg("klantcontacten", key, fmt.Sprint("a", i), `{}`), msg("internetaken", key, fmt.Sprint("b", i), `{}`))
+	}
+	if err := p.Publish(ctx, batch...); err != nil {
+		t.Fatal(err)
+	}
+	part := map[string]int{}
+	used := map[int]bool{}
+	for _, topic := range []string{"klantcontacten", "internetaken"} {
+		for pn := 0; pn < 3; pn++ {
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{k.Addr}, Topic: topic, Partition: pn, MaxWait: 50 * time.Millisecond})
+			r.SetOffset(kafka.FirstOffset)
+			for {
+				cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+				m, err := r.ReadMessage(cctx)
+				cancel()
+				if err != nil {
+					break
+				}
+				if prev, ok := part[string(m.Key)]; ok && prev != m.Partition {
+					t.Errorf("key %s in partitions %d and %d", m.Key, prev, m.Partition)
+				}
+				part[string(m.Key)] = m.Partition
+				used[m.Partition] = true
+			}
+			r.Close()
+		}
+	}
+	if len(part) != 10 || len(used) < 2 {
+		t.Errorf("saw %d keys over %d partitions; want 10 keys spread over several partitions", len(part), len(used))
 	}
 }
