@@ -439,7 +439,10 @@ func TestBacklogSince(t *testing.T) {
 		}
 	}
 	c.Close()
-	s := source(d, func(o *imap.Options) { o.Backlog = imap.BacklogSince; o.Since = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) })
+	s := source(d, func(o *imap.Options) {
+		o.Backlog = imap.BacklogSince
+		o.Since = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	})
 	defer s.Close()
 	_, ack, body := read(t, s, 10*time.Second)
 	if !strings.Contains(string(body), "Vraag 1") {
