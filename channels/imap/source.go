@@ -347,12 +347,15 @@ func (s *Source) connect(ctx context.Context) error {
 	}
 	s.authErr = nil
 	s.caps = c.Caps()
+	// Failed mail is moved in every ack mode; processed mail only in move mode.
+	folders := []string{s.opts.FailedFolder}
 	if s.opts.AckMode == AckMove {
-		for _, f := range []string{s.opts.ProcessedFolder, s.opts.FailedFolder} {
-			if err := c.Create(f, nil).Wait(); err != nil && !isCode(err, imap.ResponseCodeAlreadyExists) && !strings.Contains(strings.ToLower(err.Error()), "exists") {
-				c.Close()
-				return fmt.Errorf("imap: creating folder: %w", err)
-			}
+		folders = append(folders, s.opts.ProcessedFolder)
+	}
+	for _, f := range folders {
+		if err := c.Create(f, nil).Wait(); err != nil && !isCode(err, imap.ResponseCodeAlreadyExists) && !strings.Contains(strings.ToLower(err.Error()), "exists") {
+			c.Close()
+			return fmt.Errorf("imap: creating folder: %w", err)
 		}
 	}
 	sel, err := c.Select(s.opts.Folder, nil).Wait()

@@ -176,7 +176,7 @@ func TestTemporaryNackLeavesMail(t *testing.T) {
 
 func TestFlagModeAndUnseenBacklog(t *testing.T) {
 	d := startDovecot(t)
-	d.Append(t, "info", "INBOX", mail(1, ""), mail(2, ""), mail(3, ""))
+	d.Append(t, "info", "INBOX", mail(1, ""), mail(2, ""), mail(3, ""), mail(4, ""))
 	// A colleague already read mail 1.
 	c := d.Client(t, "info")
 	c.Select("INBOX", nil).Wait()
@@ -185,16 +185,25 @@ func TestFlagModeAndUnseenBacklog(t *testing.T) {
 	s := source(d, func(o *imap.Options) { o.AckMode = imap.AckFlag; o.Backlog = imap.BacklogUnseen })
 	defer s.Close()
 	var refs []string
-	for range 2 {
+	for range 3 {
 		item, ack, body := read(t, s, 10*time.Second)
 		if strings.Contains(string(body), "Vraag 1") {
 			t.Errorf("read the seen mail 1")
 		}
 		refs = append(refs, item.Ref)
-		ack(context.Background(), nil)
+		var err error
+		if strings.Contains(string(body), "Vraag 4") { // a bad mail still goes to the failed folder
+			err = ingest.Permanentf(ingest.ReasonUnparseable, "bad")
+		}
+		if aerr := ack(context.Background(), err); aerr != nil {
+			t.Errorf("ack in flag mode = %v", aerr)
+		}
 	}
-	if refs[0] == refs[1] {
-		t.Errorf("read %s twice", refs[0])
+	if refs[0] == refs[1] || refs[1] == refs[2] || refs[0] == refs[2] {
+		t.Errorf("read a mail twice: %v", refs)
+	}
+	if n := d.Count(t, "info", "Mislukt"); n != 1 {
+		t.Errorf("flag mode: Mislukt holds %d, want the failed mail", n)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
@@ -202,7 +211,7 @@ func TestFlagModeAndUnseenBacklog(t *testing.T) {
 		t.Errorf("Read after all unseen were flagged = %s, want nothing", item.Ref)
 	}
 	if n := d.Count(t, "info", "INBOX"); n != 3 {
-		t.Errorf("flag mode: INBOX holds %d, want all 3 still there", n)
+		t.Errorf("flag mode: INBOX holds %d, want the 3 good mails still there", n)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/instroom/instroom/channels/mail"
@@ -86,8 +87,8 @@ func flags(name string, stderr io.Writer) *flag.FlagSet {
 func loadConfig(path string, environ []string) (*config.Config, error) {
 	if path == "" {
 		for _, kv := range environ {
-			if len(kv) > len(config.EnvPrefix+"CONFIG=") && kv[:len(config.EnvPrefix+"CONFIG=")] == config.EnvPrefix+"CONFIG=" {
-				path = kv[len(config.EnvPrefix+"CONFIG="):]
+			if v, ok := strings.CutPrefix(kv, config.EnvPrefix+"CONFIG="); ok {
+				path = v
 			}
 		}
 	}
