@@ -32,8 +32,15 @@ type Config struct {
 	Storage  Storage  `yaml:"storage"`
 	Limits   Limits   `yaml:"limits"`
 	Shutdown Shutdown `yaml:"shutdown"`
+	// Intake is the vendor intake API server.
+	Intake Intake `yaml:"intake"`
+	// Channels holds each channel's own settings (channels.<name>), decoded by the
+	// channel.
+	Channels map[string]yaml.Node `yaml:"channels"`
 
-	dir string // directory of the config file, for relative paths
+	dir      string // directory of the config file, for relative paths
+	env      *envVars
+	channels map[string]*Settings
 }
 
 // Log configures logging.
@@ -56,12 +63,31 @@ type Mapping struct {
 	Eenheden   map[string]Actor  `yaml:"eenheden"`
 	Bijlage    Bijlage           `yaml:"bijlage"`
 	Documenten Documenten        `yaml:"documenten"`
+	Zaak       Zaak              `yaml:"zaak"`
 }
 
 // Kanaal configures one channel's values.
 type Kanaal struct {
 	Kanaal            string `yaml:"kanaal"`
 	AdresOmschrijving string `yaml:"adres_omschrijving"`
+	// Zaak overrides mapping.zaak's codes for this channel.
+	Zaak *Codes `yaml:"zaak"`
+}
+
+// Codes are the codes of an identificator (objecttype, register, soort object-id).
+type Codes struct {
+	CodeObjecttype    string `yaml:"code_objecttype"`
+	CodeRegister      string `yaml:"code_register"`
+	CodeSoortObjectID string `yaml:"code_soort_object_id"`
+}
+
+// Zaak configures how zaak numbers in subject and text become onderwerpobjecten.
+type Zaak struct {
+	// Patterns are regular expressions (RE2); a capture group, when present, is the number.
+	Patterns []string `yaml:"patterns"`
+	// Uppercase writes found numbers in upper case (default true).
+	Uppercase *bool `yaml:"uppercase"`
+	Codes     `yaml:",inline"`
 }
 
 // Actor configures an actor (the worker, or an organisatorische eenheid).
@@ -128,18 +154,29 @@ type Task struct {
 	Eenheden           []string `yaml:"eenheden"` // keys of mapping.eenheden
 }
 
-// Source configures one source.
+// Source configures one source. The keys below are the ones every source has; the
+// channel that reads the source decodes its own keys (an IMAP account, Maildir folders,
+// ...) from Settings.
 type Source struct {
+	SourceCommon `yaml:",inline"`
+	// Extra holds the channel-specific keys until the channel decodes them.
+	Extra map[string]yaml.Node `yaml:",inline"`
+
+	settings *Settings
+}
+
+// SourceCommon are the keys every source has.
+type SourceCommon struct {
 	Name    string `yaml:"name"`
-	Type    string `yaml:"type"`    // maildir, dir or imap
-	Channel string `yaml:"channel"` // email
-	Path    string `yaml:"path"`
-	// IMAP configures an imap source (one account, several folders).
-	IMAP *IMAP `yaml:"imap"`
-	// Maildir folders (maildir only).
-	ProcessedFolder string `yaml:"processed_folder"`
-	FailedFolder    string `yaml:"failed_folder"`
-	// Patterns and MinAge (dir only).
+	Type    string `yaml:"type"`    // a type of the channel: imap, maildir, dir, s3, ...
+	Channel string `yaml:"channel"` // the channel the source feeds (default email)
+	// Path is the directory of a dir or maildir source.
+	Path string `yaml:"path"`
+	// Prefix is the key prefix of an s3 source.
+	Prefix string `yaml:"prefix"`
+	// S3 is the connection of an s3 source; default storage.blobs.s3.
+	S3 *S3 `yaml:"s3"`
+	// Patterns and MinAge (dir and s3 drop zones).
 	Patterns []string      `yaml:"patterns"`
 	MinAge   time.Duration `yaml:"min_age"`
 	// PollInterval between listings when idle (default 2s).
@@ -148,50 +185,50 @@ type Source struct {
 	Workers int `yaml:"workers"`
 }
 
-// IMAP configures an IMAP account.
-type IMAP struct {
-	Address string `yaml:"address"` // host:port
-	// Security: tls (implicit TLS, default), starttls, or plain (only for a loopback
-	// address, or with allow_plain).
-	Security   string `yaml:"security"`
-	AllowPlain bool   `yaml:"allow_plain"`
-	CAFile     string `yaml:"ca_file"`
-	ServerName string `yaml:"server_name"`
-	// Auth: plain (default), login or xoauth2.
-	Auth         string  `yaml:"auth"`
-	Username     string  `yaml:"username"`
-	Password     Secret  `yaml:"password"`
-	PasswordFile string  `yaml:"password_file"`
-	OAuth2       *OAuth2 `yaml:"oauth2"`
-	// Folders watched (default [INBOX]); each gets its own connection.
-	Folders         []string `yaml:"folders"`
-	ProcessedFolder string   `yaml:"processed_folder"`
-	FailedFolder    string   `yaml:"failed_folder"`
-	// Ack: move (default) or flag.
-	Ack string `yaml:"ack"`
-	// Backlog: all (default), unseen, or since (with since: YYYY-MM-DD).
-	Backlog     string        `yaml:"backlog"`
-	Since       string        `yaml:"since"`
-	IdleTimeout time.Duration `yaml:"idle_timeout"`
-	// CheckInterval also checks the folder this often while waiting in IDLE, for servers
-	// that delay IDLE notifications (Dovecot: about 0.5 s). Off by default; use it only
-	// for a server of your own, never for a hosted one.
-	CheckInterval time.Duration `yaml:"check_interval"`
-	AuthRetry     time.Duration `yaml:"auth_retry"`
+// Settings returns the source's channel-specific keys, for its channel to decode.
+func (s *Source) Settings() *Settings { return s.settings }
+
+// MarshalYAML prints the common keys and the channel's settings (secrets hidden).
+func (s Source) MarshalYAML() (any, error) {
+	b, err := yaml.Marshal(s.SourceCommon)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	if err := yaml.Unmarshal(b, &out); err != nil {
+		return nil, err
+	}
+	if s.settings != nil {
+		extra, err := s.settings.MarshalYAML()
+		if err != nil {
+			return nil, err
+		}
+		b, err := yaml.Marshal(extra)
+		if err != nil {
+			return nil, err
+		}
+		m := map[string]any{}
+		if err := yaml.Unmarshal(b, &m); err != nil {
+			return nil, err
+		}
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out, nil
 }
 
-// OAuth2 configures the OAuth2 client-credentials flow for XOAUTH2.
-type OAuth2 struct {
-	// Tenant is the Microsoft Entra tenant (id or domain); it gives the default token URL.
-	Tenant string `yaml:"tenant"`
-	// TokenURL overrides the token endpoint (other providers).
-	TokenURL         string   `yaml:"token_url"`
-	ClientID         string   `yaml:"client_id"`
-	ClientSecret     Secret   `yaml:"client_secret"`
-	ClientSecretFile string   `yaml:"client_secret_file"`
-	Scopes           []string `yaml:"scopes"`
-	// RefreshBefore renews a token this long before it expires (default 5m).
-	RefreshBefore time.Duration `yaml:"refresh_before"`
+// Intake configures the HTTP server of the vendor intake API.
+type Intake struct {
+	// Listen is the address to serve on; empty disables the API.
+	Listen string `yaml:"listen"`
+	TLS    *TLS   `yaml:"tls"`
+}
+
+// TLS names a certificate and key (PEM files).
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // Storage configures where objects and events go.
@@ -302,6 +339,7 @@ func Parse(b []byte, dir string, environ []string) (*Config, error) {
 	if err := applyEnv(c, environ); err != nil {
 		return nil, err
 	}
+	c.settings()
 	if err := ResolveSecretFiles(c, dir); err != nil {
 		return nil, err
 	}
@@ -374,37 +412,21 @@ func (c *Config) defaults() {
 			s.Name = fmt.Sprintf("%s-%d", s.Type, i)
 		}
 		s.Path = c.Path(s.Path)
-		if s.PollInterval == 0 && s.Type != "imap" {
+		if s.PollInterval == 0 {
 			s.PollInterval = 2 * time.Second
 		}
-		if im := s.IMAP; im != nil {
-			if im.Security == "" {
-				im.Security = "tls"
+		if s.S3 == nil && s.Type == "s3" && c.Storage.Blobs.S3 != nil {
+			conn := *c.Storage.Blobs.S3
+			s.S3 = &conn
+		}
+		if s.S3 != nil {
+			s.S3.CAFile = c.Path(s.S3.CAFile)
+			if s.S3.Region == "" {
+				s.S3.Region = "us-east-1"
 			}
-			if im.Auth == "" {
-				im.Auth = "plain"
-			}
-			if len(im.Folders) == 0 {
-				im.Folders = []string{"INBOX"}
-			}
-			if im.Ack == "" {
-				im.Ack = "move"
-			}
-			if im.Backlog == "" {
-				im.Backlog = "all"
-			}
-			im.CAFile = c.Path(im.CAFile)
-			if o := im.OAuth2; o != nil {
-				if o.TokenURL == "" && o.Tenant != "" {
-					o.TokenURL = "https://login.microsoftonline.com/" + o.Tenant + "/oauth2/v2.0/token"
-				}
-				if len(o.Scopes) == 0 {
-					o.Scopes = []string{"https://outlook.office365.com/.default"}
-				}
-				if o.RefreshBefore == 0 {
-					o.RefreshBefore = 5 * time.Minute
-				}
-			}
+		}
+		if s.MinAge == 0 {
+			s.MinAge = 2 * time.Second
 		}
 		if s.Workers == 0 {
 			s.Workers = 1
@@ -446,6 +468,16 @@ func (c *Config) defaults() {
 	}
 	if t.DeadLetter == "" {
 		t.DeadLetter = "instroom.deadletter"
+	}
+	if len(c.Mapping.Zaak.Patterns) == 0 {
+		c.Mapping.Zaak.Patterns = []string{`(?i)\bzaak-[0-9]{4}-[0-9]{4,10}\b`}
+	}
+	if c.Mapping.Zaak.Uppercase == nil {
+		up := true
+		c.Mapping.Zaak.Uppercase = &up
+	}
+	if tl := c.Intake.TLS; tl != nil {
+		tl.CertFile, tl.KeyFile = c.Path(tl.CertFile), c.Path(tl.KeyFile)
 	}
 	if c.Limits.MaxMessageBytes == 0 {
 		c.Limits.MaxMessageBytes = 50 << 20
@@ -520,6 +552,14 @@ func (c *Config) validate() error {
 	if v := m.Documenten.Vertrouwelijkheidaanduiding; v != "" && !vertrouwelijkheid[v] {
 		bad("mapping.documenten.vertrouwelijkheidaanduiding: %q is not a Documenten API value", v)
 	}
+	for i, p := range m.Zaak.Patterns {
+		if _, err := regexp.Compile(p); err != nil {
+			bad("mapping.zaak.patterns[%d]: invalid regular expression: %v", i, err)
+		}
+	}
+	if c.Intake.Listen != "" && c.Intake.Listen == c.Ops.Listen {
+		bad("intake.listen: must differ from ops.listen")
+	}
 	checkTasks := func(at string, tasks []Task) {
 		for i, t := range tasks {
 			if l := len([]rune(t.GevraagdeHandeling)); l == 0 || l > 200 {
@@ -564,24 +604,18 @@ func (c *Config) validate() error {
 		}
 		names[s.Name] = true
 		switch s.Type {
-		case "maildir", "dir":
+		case "":
+			bad("%s.type: required", at)
+		case "dir", "maildir":
 			if s.Path == "" {
 				bad("%s.path: required for type %s", at, s.Type)
 			}
-			if s.IMAP != nil {
-				bad("%s.imap: only for type imap", at)
-			}
-		case "imap":
-			if s.IMAP == nil {
-				bad("%s.imap: required for type imap", at)
+		case "s3":
+			if s.S3 == nil {
+				bad("%s.s3: required for type s3 (or configure storage.blobs.s3)", at)
 			} else {
-				validateIMAP(at+".imap", s.IMAP, bad)
+				validateS3(at+".s3", s.S3, bad)
 			}
-		default:
-			bad("%s.type: %q is not one of maildir, dir, imap", at, s.Type)
-		}
-		if s.Channel != "email" {
-			bad("%s.channel: %q is not one of email", at, s.Channel)
 		}
 		if s.Workers < 1 || s.Workers > 64 {
 			bad("%s.workers: must be 1-64", at)
@@ -598,7 +632,7 @@ func (c *Config) validate() error {
 		if c.Storage.Blobs.S3 == nil {
 			bad("storage.blobs.s3: required for type s3")
 		} else {
-			validateS3(c.Storage.Blobs.S3, bad)
+			validateS3("storage.blobs.s3", c.Storage.Blobs.S3, bad)
 		}
 	default:
 		bad("storage.blobs.type: %q is not one of dir, s3", c.Storage.Blobs.Type)

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+
+	"gopkg.in/yaml.v3"
 	"reflect"
 	"sort"
 	"strconv"
@@ -31,9 +33,12 @@ func applyEnv(c *Config, environ []string) error {
 	if err := walkEnv(reflect.ValueOf(c).Elem(), strings.TrimSuffix(EnvPrefix, "_"), vars, used); err != nil {
 		return err
 	}
+	// Variables below a source or a channels.<name> block may name a channel's own
+	// settings: they wait for the channel to decode its block (CheckEnvUsed).
+	c.env = &envVars{vars: vars, used: used}
 	var unknown []string
 	for k := range vars {
-		if !used[k] {
+		if !used[k] && !c.deferredEnv(k) {
 			unknown = append(unknown, k)
 		}
 	}
@@ -52,7 +57,13 @@ func walkEnv(v reflect.Value, path string, vars map[string]string, used map[stri
 		t := v.Type()
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
-			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			tag, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if f.IsExported() && tag == "" && opts == "inline" && f.Type.Kind() == reflect.Struct {
+				if err := walkEnv(v.Field(i), path, vars, used); err != nil {
+					return err
+				}
+				continue
+			}
 			if !f.IsExported() || tag == "" || tag == "-" {
 				continue
 			}
@@ -140,4 +151,79 @@ func setScalar(v reflect.Value, s string) error {
 		return fmt.Errorf("cannot be set from the environment")
 	}
 	return nil
+}
+
+// deferredEnv reports whether k lies below a source's or a channel's own settings.
+func (c *Config) deferredEnv(k string) bool {
+	for i := range c.Sources {
+		if strings.HasPrefix(k, fmt.Sprintf("%sSOURCES_%d_", EnvPrefix, i)) {
+			return true
+		}
+	}
+	for name := range c.Channels {
+		if strings.HasPrefix(k, EnvPrefix+"CHANNELS_"+envName(name)+"_") {
+			return true
+		}
+	}
+	return false
+}
+
+func envName(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "-", "_")) }
+
+// CheckEnvUsed fails for every INSTROOM_ variable that no setting used, once the channels
+// decoded their settings: a typo does not go unnoticed.
+func (c *Config) CheckEnvUsed() error {
+	if c.env == nil {
+		return nil
+	}
+	var unknown []string
+	for k := range c.env.vars {
+		if !c.env.used[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	return fmt.Errorf("config: environment variable %s names no setting", strings.Join(unknown, ", "))
+}
+
+// settings prepares the channel-specific blocks for their channels to decode.
+func (c *Config) settings() {
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		s.settings = &Settings{path: fmt.Sprintf("sources[%d]", i), envPath: fmt.Sprintf("%sSOURCES_%d", EnvPrefix, i), keys: s.Extra, dir: c.dir, env: c.env}
+	}
+	c.channels = map[string]*Settings{}
+	for name, node := range c.Channels {
+		keys := map[string]yaml.Node{}
+		for j := 0; j+1 < len(node.Content); j += 2 {
+			keys[node.Content[j].Value] = *node.Content[j+1]
+		}
+		c.channels[name] = &Settings{path: "channels." + name, envPath: EnvPrefix + "CHANNELS_" + envName(name), keys: keys, dir: c.dir, env: c.env}
+	}
+}
+
+// ChannelSettings returns the channels.<name> block (empty when absent).
+func (c *Config) ChannelSettings(name string) *Settings {
+	if s, ok := c.channels[name]; ok {
+		return s
+	}
+	s := &Settings{path: "channels." + name, envPath: EnvPrefix + "CHANNELS_" + envName(name), dir: c.dir, env: c.env}
+	if c.channels == nil {
+		c.channels = map[string]*Settings{}
+	}
+	c.channels[name] = s
+	return s
+}
+
+// ChannelNames lists the names of the channels.<name> blocks, sorted.
+func (c *Config) ChannelNames() []string {
+	var out []string
+	for k := range c.Channels {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

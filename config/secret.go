@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -36,8 +37,9 @@ func (s Secret) Value() string { return string(s) }
 
 var secretType = reflect.TypeOf(Secret(""))
 
-// ResolveSecretFiles fills every Secret field x in the struct c points at from its sibling
-// string field x_file, resolved against dir. Giving both is an error. Load calls it.
+// ResolveSecretFiles fills every Secret field x (or string field tagged secret:"true") in
+// the struct c points at from its sibling string field x_file, resolved against dir.
+// Giving both is an error. Load calls it.
 func ResolveSecretFiles(c any, dir string) error {
 	return walkSecrets(reflect.ValueOf(c), "", dir)
 }
@@ -68,7 +70,10 @@ func walkSecrets(v reflect.Value, path, dir string) error {
 			}
 			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
 			at := strings.TrimPrefix(path+"."+tag, ".")
-			if f.Type == secretType {
+			if tag == "" {
+				at = path
+			}
+			if f.Type == secretType || (f.Type.Kind() == reflect.String && f.Tag.Get("secret") == "true") {
 				j, ok := tags[tag+"_file"]
 				if !ok || t.Field(j).Type.Kind() != reflect.String {
 					continue
@@ -85,7 +90,7 @@ func walkSecrets(v reflect.Value, path, dir string) error {
 				}
 				b, err := os.ReadFile(file)
 				if err != nil {
-					return fmt.Errorf("config: %s_file: cannot read the secret file", at)
+					return fmt.Errorf("config: %s_file: cannot read the secret file %s: %w", at, file, errors.Unwrap(err))
 				}
 				v.Field(i).SetString(strings.TrimRight(string(b), "\r\n"))
 				continue

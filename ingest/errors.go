@@ -16,6 +16,16 @@ const (
 	ReasonRejected    = "rejected"    // a downstream refused the item for good
 )
 
+// Permanenter is implemented by errors that retrying cannot fix. Any package can mark an
+// error permanent by implementing it, without importing this package's concrete types;
+// IsPermanent and ReasonOf find it anywhere in an error chain with errors.As.
+type Permanenter interface {
+	error
+	// PermanentReason returns the machine-readable reason (see the Reason constants, or
+	// a channel's own bounded set of codes).
+	PermanentReason() string
+}
+
 // PermanentError marks an error that retrying cannot fix.
 type PermanentError struct {
 	Reason string
@@ -31,6 +41,9 @@ func (e *PermanentError) Error() string {
 
 func (e *PermanentError) Unwrap() error { return e.Err }
 
+// PermanentReason implements Permanenter.
+func (e *PermanentError) PermanentReason() string { return e.Reason }
+
 // Permanent marks err as permanent with a machine-readable reason.
 func Permanent(reason string, err error) error {
 	return &PermanentError{Reason: reason, Err: err}
@@ -43,15 +56,18 @@ func Permanentf(reason, format string, args ...any) error {
 
 // IsPermanent reports whether err is marked permanent.
 func IsPermanent(err error) bool {
-	var p *PermanentError
+	var p Permanenter
 	return errors.As(err, &p)
 }
 
 // ReasonOf returns the reason of a permanent error, or "" for a temporary one.
 func ReasonOf(err error) string {
-	var p *PermanentError
+	var p Permanenter
 	if errors.As(err, &p) {
-		return p.Reason
+		if r := p.PermanentReason(); r != "" {
+			return r
+		}
+		return ReasonRejected
 	}
 	return ""
 }

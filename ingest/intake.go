@@ -38,15 +38,50 @@ type Intake struct {
 	// Notes are remarks for the colleague who handles the interne taak (for example that
 	// the sender address could not be used). They are not logged.
 	Notes []string
+	// Zaaknummers are zaak identifications the item names explicitly (a letter's sidecar);
+	// the mapping adds those its configured patterns find in subject and text.
+	Zaaknummers []string
+	// Links are channel references to earlier messages this one answers (an e-mail's
+	// In-Reply-To and References), as ContactKey values. The pipeline resolves them to
+	// the klantcontacten they became, through its ContactIndex.
+	Links []string
+	// Earlier are the uuids of the klantcontacten Links resolved to; the pipeline sets
+	// them before mapping.
+	Earlier []string
+	// LinkKey is this item's own reference (ContactKey of its Message-ID), recorded in
+	// the ContactIndex so that later replies can link to it. Empty: none.
+	LinkKey string
+	// Cleanup releases what the parser holds for this intake (spool files). The pipeline
+	// calls it once the item is handled; it may be nil.
+	Cleanup func()
 }
 
-// Sender is the person or organisation that sent a message.
+// ContactKey is the key under which a channel reference (an e-mail Message-ID) is
+// recorded in a ContactIndex.
+func ContactKey(channel, ref string) string { return channel + "\x1f" + ref }
+
+// Sender is the person or organisation that sent a message, as far as its channel knows
+// it: by e-mail address, phone number, postal address, app identity, or not at all.
 type Sender struct {
-	Name         string
+	// Name is the display name as given ("Jan de Vries", "Vries, J. de"); the mapping
+	// splits it unless Contactnaam is set.
+	Name string
+	// Contactnaam is the name already split by the channel (a letter's sidecar).
+	Contactnaam  *Contactnaam
 	Address      string // e-mail address, as given
 	Phone        string
 	Organisation string
 	Postal       *Adres
+	// AppID identifies the sender in a messaging app or chat platform.
+	AppID string
+	// PartijID is the uuid of the partij in Open Klant when the channel knows it
+	// (an authenticated chat); it becomes the betrokkene's wasPartij.
+	PartijID string
+}
+
+// Known reports whether anything is known to reach the sender by.
+func (s Sender) Known() bool {
+	return s.Address != "" || s.Phone != "" || s.Postal != nil || s.AppID != "" || s.PartijID != ""
 }
 
 // Content is the content of one informatieobject: known size and hash, and a way to

@@ -72,6 +72,8 @@ type ChannelDefaults struct {
 	Kanaal string
 	// Omschrijving of the digitaal adres of the sender (≤40).
 	AdresOmschrijving string
+	// ZaakCodes, when set, replace MapOptions.Zaak's codes for this channel's zaken.
+	ZaakCodes *Identificator
 }
 
 // MapOptions configure how an intake becomes a registration.
@@ -92,6 +94,8 @@ type MapOptions struct {
 	Bronorganisatie             string
 	Informatieobjecttype        string
 	Vertrouwelijkheidaanduiding string
+	// Zaak finds zaak numbers in subject and text, and codes their onderwerpobjecten.
+	Zaak ZaakOptions
 	// KeyPrefix is put before every object key (may be empty).
 	KeyPrefix string
 	// Location is used to render dates (creatiedatum). Nil: Europe/Amsterdam or UTC.
@@ -214,7 +218,10 @@ func Map(in *Intake, opts *MapOptions) (*Mapped, error) {
 		Rol:             "klant",
 		Initiator:       true,
 		Organisatienaam: Clip(strings.TrimSpace(in.Sender.Organisation), MaxNaam),
-		Contactnaam:     SplitName(in.Sender.Name),
+		Contactnaam:     contactnaam(in.Sender),
+	}
+	if id := strings.TrimSpace(in.Sender.PartijID); uuidRE.MatchString(id) {
+		bet.WasPartij = &Ref{UUID: id}
 	}
 	if in.Sender.Postal != nil {
 		a := limitAdres(*in.Sender.Postal)
@@ -234,8 +241,11 @@ func Map(in *Intake, opts *MapOptions) (*Mapped, error) {
 		addAdres("afzender", from, "email", ch.AdresOmschrijving)
 	case from != "":
 		notes = append(notes, "Het afzenderadres is ongeldig of langer dan 80 tekens en is niet als digitaal adres vastgelegd; zie het originele bericht.")
-	case in.Sender.Phone == "":
+	case !in.Sender.Known():
 		notes = append(notes, "Het bericht heeft geen (bruikbare) afzender; zie het originele bericht.")
+	}
+	if app := strings.TrimSpace(in.Sender.AppID); app != "" {
+		addAdres("app", Clip(app, MaxDigitaalAdres), "overig", "App-identiteit")
 	}
 	if rt := NormaliseEmail(in.ReplyTo); rt != "" && rt != from && ValidEmail(rt) {
 		addAdres("antwoordadres", rt, "email", "Antwoordadres (Reply-To)")
@@ -296,6 +306,8 @@ func Map(in *Intake, opts *MapOptions) (*Mapped, error) {
 		add("volledige_tekst", "volledige_tekst", "Volledige tekst: "+onderwerpOrDefault(subject), TextContent("volledige-tekst.txt", full))
 		notes = append(notes, "Onderwerp of inhoud was te lang voor het klantcontact en is ingekort; de volledige tekst is als bijlage opgeslagen.")
 	}
+
+	reg.Onderwerpobjecten = onderwerpobjecten(in, &o, ch, kcID)
 
 	// Interne taken chosen by the routing rules.
 	if o.Router != nil {
@@ -423,6 +435,7 @@ func limitAdres(a Adres) Adres {
 
 var (
 	postcodeRE = regexp.MustCompile(`^[1-9][0-9]{3} [A-Z]{2}$`)
+	uuidRE     = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 	bagRE      = regexp.MustCompile(`^[0-9]{16}$`)
 	phoneRE    = regexp.MustCompile(`^(0[1-9][0-9]{8}|\+[0-9]{9,15}|00[0-9]{7,13})$`)
 )

@@ -36,6 +36,20 @@ type Pipeline struct {
 	Observer Observer
 	// MaxItemBytes is the largest item accepted; 0 means no limit.
 	MaxItemBytes int64
+	// Index remembers which klantcontact each message became, so replies link to the
+	// klantcontact they answer (onderwerpobject wasKlantcontact). Nil: no linking.
+	Index ContactIndex
+}
+
+// ContactIndex maps channel references (ContactKey) to the klantcontact they became. It
+// is shared by every replica (it lives in the blob store), so a reply links to its
+// predecessor whichever replica registered that.
+type ContactIndex interface {
+	// Lookup returns the klantcontact uuid recorded for key, or "" when there is none.
+	Lookup(ctx context.Context, key string) (string, error)
+	// Record records the klantcontact uuid of key (overwriting is harmless: ids are
+	// deterministic).
+	Record(ctx context.Context, key, klantcontactID string) error
 }
 
 func (p *Pipeline) logger() *slog.Logger {
@@ -77,6 +91,12 @@ func (p *Pipeline) Handle(ctx context.Context, parser Parser, item *Item) (Resul
 	if err != nil {
 		return Result{}, fmt.Errorf("parsing item: %w", err)
 	}
+	if in.Cleanup != nil {
+		defer in.Cleanup()
+	}
+	if err := p.resolveLinks(ctx, in); err != nil {
+		return Result{}, err
+	}
 	m, err := Map(in, p.Mapping)
 	if err != nil {
 		return Result{}, fmt.Errorf("mapping intake: %w", err)
@@ -88,6 +108,11 @@ func (p *Pipeline) Handle(ctx context.Context, parser Parser, item *Item) (Resul
 		}
 		res.Bytes += o.Content.Size
 	}
+	if p.Index != nil && in.LinkKey != "" {
+		if err := p.Index.Record(ctx, in.LinkKey, res.KlantcontactID); err != nil {
+			return res, fmt.Errorf("recording contact index: %w", err)
+		}
+	}
 	msgs, err := Events(&m.Registration, p.ceSource(), p.Topics)
 	if err != nil {
 		return res, Permanent(ReasonInvalid, err)
@@ -96,6 +121,23 @@ func (p *Pipeline) Handle(ctx context.Context, parser Parser, item *Item) (Resul
 		return res, fmt.Errorf("publishing events: %w", err)
 	}
 	return res, nil
+}
+
+// resolveLinks looks up the klantcontacten an intake's links became.
+func (p *Pipeline) resolveLinks(ctx context.Context, in *Intake) error {
+	if p.Index == nil {
+		return nil
+	}
+	for _, key := range in.Links {
+		id, err := p.Index.Lookup(ctx, key)
+		if err != nil {
+			return fmt.Errorf("looking up contact index: %w", err)
+		}
+		if id != "" {
+			in.Earlier = append(in.Earlier, id)
+		}
+	}
+	return nil
 }
 
 func (p *Pipeline) put(ctx context.Context, o Stored) error {
@@ -112,6 +154,9 @@ func Inspect(ctx context.Context, parser Parser, item *Item, opts *MapOptions) (
 	in, err := parser.Parse(ctx, item)
 	if err != nil {
 		return nil, fmt.Errorf("parsing item: %w", err)
+	}
+	if in.Cleanup != nil {
+		defer in.Cleanup()
 	}
 	m, err := Map(in, opts)
 	if err != nil {

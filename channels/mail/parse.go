@@ -1,27 +1,31 @@
-// Package mail parses e-mail messages (RFC 5322 / MIME) into channel-neutral intakes. The
-// IMAP, Maildir and drop-folder sources all feed it.
+// Package mail is the e-mail channel: its sources (IMAP accounts, Maildirs beside the mail
+// server, drop folders of .eml and Outlook .msg files), its parser, and its descriptor
+// for the host.
 //
-// Parsing is forgiving: a mail without From, Date or Message-ID, with an unknown charset
-// or broken MIME still becomes an intake, with notes for the KCC colleague where
-// something could not be used. Only input that is not a mail at all, or over the size
-// limit, is refused, with a permanent error. Error texts never contain message content.
+// # Parsing
+//
+// The parser streams: it reads a mail once, keeps the body text in memory (bounded) and
+// spools every attachment (to the spool directory once it is larger than 1 MiB), so the
+// memory a mail costs is bounded by buffers, not by its size. It is forgiving: real-world
+// mail with obsolete header syntax, NUL bytes, unknown transfer encodings, a missing or
+// unquoted boundary, a missing closing delimiter, truncated base64, lying charset labels,
+// broken RFC 2047 words, S/MIME and PGP, Outlook's winmail.dat and .msg files all become
+// intakes, with a note for the KCC colleague for each kind of repair (and none when
+// nothing was repaired). Only input that is not a mail at all, or over the size limit, is
+// refused, with a permanent error. Error texts never contain message content.
 package mail
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
-	netmail "net/mail"
-	"regexp"
-	"strings"
 	"time"
-	"unicode/utf8"
-
-	"github.com/jhillyerd/enmime/v2"
-	"golang.org/x/text/encoding/charmap"
 
 	"github.com/instroom/instroom/ingest"
 )
@@ -33,41 +37,56 @@ const Channel = "email"
 type Options struct {
 	// MaxBytes is the largest message accepted (default 50 MiB).
 	MaxBytes int64
+	// Timeout bounds the time spent parsing one mail (default 60s). A mail that takes
+	// longer is registered with what was read so far, and a note.
+	Timeout time.Duration
+	// MaxParts is the most MIME parts read from one mail (default 500).
+	MaxParts int
+	// SpoolDir holds attachments larger than 1 MiB while the mail is handled (default
+	// os.TempDir()).
+	SpoolDir string
 }
 
 // Parser parses mails. It is safe for concurrent use.
 type Parser struct {
-	maxBytes int64
-	enmime   *enmime.Parser
+	opts Options
 }
 
 // NewParser returns a mail parser; opts may be nil.
 func NewParser(opts *Options) *Parser {
-	p := &Parser{maxBytes: 50 << 20, enmime: enmime.NewParser(enmime.SkipMalformedParts(true), enmime.MaxStoredPartErrors(50))}
-	if opts != nil && opts.MaxBytes > 0 {
-		p.maxBytes = opts.MaxBytes
+	p := &Parser{}
+	if opts != nil {
+		p.opts = *opts
+	}
+	if p.opts.MaxBytes <= 0 {
+		p.opts.MaxBytes = 50 << 20
+	}
+	if p.opts.Timeout <= 0 {
+		p.opts.Timeout = 60 * time.Second
+	}
+	if p.opts.MaxParts <= 0 {
+		p.opts.MaxParts = 500
 	}
 	return p
 }
 
-// Parse implements ingest.Parser.
+// errTooLarge is the refusal of a mail over the size limit.
+func (p *Parser) errTooLarge() error {
+	return ingest.Permanentf(ingest.ReasonTooLarge, "mail is over the limit of %d bytes", p.opts.MaxBytes)
+}
+
+// Parse implements ingest.Parser. The intake's Original streams from the item itself;
+// its attachments from the spool, until the intake's Cleanup.
 func (p *Parser) Parse(ctx context.Context, item *ingest.Item) (*ingest.Intake, error) {
-	if item.Size > p.maxBytes {
-		return nil, ingest.Permanentf(ingest.ReasonTooLarge, "mail of %d bytes is over the limit of %d bytes", item.Size, p.maxBytes)
+	if item.Size > p.opts.MaxBytes {
+		return nil, ingest.Permanentf(ingest.ReasonTooLarge, "mail of %d bytes is over the limit of %d bytes", item.Size, p.opts.MaxBytes)
 	}
 	rc, err := item.Open(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("opening mail: %w", err)
 	}
 	defer rc.Close()
-	raw, err := io.ReadAll(io.LimitReader(rc, p.maxBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading mail: %w", err)
-	}
-	if int64(len(raw)) > p.maxBytes {
-		return nil, ingest.Permanentf(ingest.ReasonTooLarge, "mail is over the limit of %d bytes", p.maxBytes)
-	}
-	in, err := p.ParseBytes(raw, item.ReceivedAt)
+	in, err := p.parse(ctx, rc, item.ReceivedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -75,228 +94,146 @@ func (p *Parser) Parse(ctx context.Context, item *ingest.Item) (*ingest.Intake, 
 	return in, nil
 }
 
-// ParseBytes parses a whole message held in memory. The intake's Original streams from
-// raw; Parse replaces it with the source's own reader.
+// ParseBytes parses a whole mail held in memory; the intake's Original streams from raw.
+// Call the intake's Cleanup when done with it.
 func (p *Parser) ParseBytes(raw []byte, received time.Time) (*ingest.Intake, error) {
-	if !looksLikeMail(raw) {
-		return nil, ingest.Permanentf(ingest.ReasonUnparseable, "not an e-mail message: no header section")
+	if int64(len(raw)) > p.opts.MaxBytes {
+		return nil, p.errTooLarge()
 	}
-	env, err := p.enmime.ReadEnvelope(bytes.NewReader(raw))
+	in, err := p.parse(context.Background(), bytes.NewReader(raw), received)
 	if err != nil {
-		return nil, ingest.Permanentf(ingest.ReasonUnparseable, "not a parseable MIME message")
+		return nil, err
 	}
-	sum := sha256.Sum256(raw)
-	rawHash := hex.EncodeToString(sum[:])
-	in := &ingest.Intake{
-		Channel:    Channel,
-		ReceivedAt: received.UTC(),
-		Subject:    headerText(env.GetHeader("Subject")),
-		Text:       env.Text,
-		Metadata:   map[string]string{},
-		Original:   ingest.BytesContent("bericht.eml", "message/rfc822", raw),
-	}
-
-	// Sender.
-	from := env.GetHeader("From")
-	if name, addr, ok := parseAddress(env, "From"); ok {
-		in.Sender.Name, in.Sender.Address = name, addr
-	} else if from != "" {
-		in.Sender.Name, in.Sender.Address = salvageAddress(from)
-	}
-	in.Sender.Name = headerText(in.Sender.Name)
-	if _, addr, ok := parseAddress(env, "Reply-To"); ok {
-		in.ReplyTo = addr
-	}
-
-	// When.
-	if d, err := env.Date(); err == nil && !d.IsZero() {
-		if received.IsZero() || !d.After(received.Add(24*time.Hour)) {
-			in.SentAt = d.UTC()
-		}
-	}
-	if in.ReceivedAt.IsZero() {
-		in.ReceivedAt = in.SentAt
-	}
-
-	// Identity: Message-ID plus a hash of From/Date/Subject as sent, or the raw hash.
-	mid := NormaliseMessageID(env.GetHeader("Message-ID"))
-	if mid != "" {
-		h := sha256.New()
-		for _, k := range []string{"From", "Date", "Subject"} {
-			h.Write([]byte(strings.TrimSpace(env.Root.Header.Get(k))))
-			h.Write([]byte{0})
-		}
-		in.Identity = "mid:" + mid + ":" + hex.EncodeToString(h.Sum(nil))[:32]
-		in.Metadata["messageId"] = mid
-	} else {
-		in.Identity = "raw:" + rawHash
-	}
-	if v := NormaliseMessageID(env.GetHeader("In-Reply-To")); v != "" {
-		in.Metadata["inReplyTo"] = v
-	}
-	if v := strings.Join(strings.Fields(env.GetHeader("References")), " "); v != "" {
-		in.Metadata["references"] = v
-	}
-
-	in.Signals = signals(env)
-	in.Recipients = recipients(env)
-
-	// Attachments: every part that is not the body text.
-	seen := map[*enmime.Part]bool{}
-	for _, list := range [][]*enmime.Part{env.Attachments, env.Inlines, env.OtherParts} {
-		for _, part := range list {
-			if seen[part] || isBodyPart(part) {
-				continue
-			}
-			seen[part] = true
-			c := ingest.BytesContent(headerText(part.FileName), part.ContentType, part.Content)
-			in.Attachments = append(in.Attachments, c)
-		}
-	}
-	for _, e := range env.Errors {
-		if e.Name == enmime.ErrorCharsetConversion || e.Name == enmime.ErrorCharsetDeclaration {
-			in.Notes = append(in.Notes, "De tekenset van het bericht kon niet volledig worden omgezet; controleer de tekst in het originele bericht.")
-			break
-		}
-	}
+	in.Original.Open = func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
 	return in, nil
 }
 
-// isBodyPart reports whether a part is the rendered body (text or HTML) rather than a file.
-func isBodyPart(p *enmime.Part) bool {
-	if p.FileName != "" || p.Disposition == "attachment" {
-		return false
-	}
-	return p.ContentType == "text/plain" || p.ContentType == "text/html"
+// counter counts and hashes what is read through it, and refuses more than max bytes.
+type counter struct {
+	r   io.Reader
+	h   hash.Hash
+	n   int64
+	max int64
 }
 
-var headerLine = regexp.MustCompile(`^[!-9;-~]+:`)
+var errOverLimit = errors.New("mail: over the size limit")
 
-// looksLikeMail reports whether raw starts with an RFC 5322 header section that has at
-// least one of the fields every real mail has.
-func looksLikeMail(raw []byte) bool {
-	if len(raw) == 0 || bytes.IndexByte(raw[:min(len(raw), 8192)], 0) >= 0 {
-		return false
+func (c *counter) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	c.h.Write(b[:n])
+	if c.n > c.max {
+		return n, errOverLimit
 	}
-	end := bytes.Index(raw, []byte("\n\n"))
-	if e2 := bytes.Index(raw, []byte("\r\n\r\n")); e2 >= 0 && (end < 0 || e2 < end) {
-		end = e2
-	}
-	if end < 0 {
-		end = len(raw)
-	}
-	lines := strings.Split(strings.ReplaceAll(string(raw[:end]), "\r\n", "\n"), "\n")
-	if !headerLine.MatchString(lines[0]) && !strings.HasPrefix(lines[0], "From ") {
-		return false
-	}
-	known := 0
-	for _, l := range lines {
-		if i := strings.IndexByte(l, ':'); i > 0 && headerLine.MatchString(l) {
-			switch strings.ToLower(l[:i]) {
-			case "from", "to", "subject", "date", "message-id", "received", "mime-version", "content-type", "return-path", "delivered-to", "sender", "cc":
-				known++
-			}
-		}
-	}
-	return known > 0
+	return n, err
 }
 
-func parseAddress(env *enmime.Envelope, header string) (name, addr string, ok bool) {
-	if env.GetHeader(header) == "" {
-		return "", "", false
-	}
-	list, err := env.AddressList(header)
-	if err != nil || len(list) == 0 || list[0].Address == "" {
-		return "", "", false
-	}
-	return strings.TrimSpace(list[0].Name), strings.TrimSpace(list[0].Address), true
-}
-
-var looseAddr = regexp.MustCompile(`[^\s<>"(),;:]+@[^\s<>"(),;:]+`)
-
-// salvageAddress takes what it can from a From header that does not parse: the first
-// thing that looks like an address, and the text before it as the name.
-func salvageAddress(from string) (name, addr string) {
-	if a, err := netmail.ParseAddress(from); err == nil {
-		return a.Name, a.Address
-	}
-	loc := looseAddr.FindStringIndex(from)
-	if loc == nil {
-		return strings.Trim(strings.TrimSpace(from), `"<>`), ""
-	}
-	addr = from[loc[0]:loc[1]]
-	name = strings.Trim(strings.TrimSpace(from[:loc[0]]), `"<> `)
-	return name, addr
-}
-
-// NormaliseMessageID trims a Message-ID header to the bare id: no angle brackets, no
-// surrounding white space or comments; only the first id when there are several.
-func NormaliseMessageID(v string) string {
-	v = strings.TrimSpace(v)
-	if i := strings.IndexByte(v, '<'); i >= 0 {
-		if j := strings.IndexByte(v[i:], '>'); j > 0 {
-			v = v[i+1 : i+j]
-		}
-	} else if f := strings.Fields(v); len(f) > 0 {
-		v = f[0]
-	}
-	v = strings.TrimSpace(v)
-	if strings.ContainsAny(v, " \t\r\n") {
-		return ""
-	}
-	return v
-}
-
-// signals derives routing signals from the headers.
-func signals(env *enmime.Envelope) []string {
-	var out []string
-	h := func(k string) string { return strings.ToLower(strings.TrimSpace(env.GetHeader(k))) }
-	if as := h("Auto-Submitted"); (as != "" && as != "no") || h("X-Autoreply") != "" || h("X-Autorespond") != "" || h("Precedence") == "auto_reply" {
-		out = append(out, "auto-reply")
-	}
-	ct := h("Content-Type")
-	from := h("From")
-	if strings.Contains(ct, "multipart/report") && strings.Contains(ct, "delivery-status") ||
-		strings.Contains(from, "mailer-daemon@") || strings.HasPrefix(from, "postmaster@") || strings.Contains(from, "<postmaster@") {
-		out = append(out, "bounce")
-	}
-	if p := h("Precedence"); p == "bulk" || p == "list" || p == "junk" || h("List-Id") != "" || h("List-Unsubscribe") != "" {
-		out = append(out, "bulk")
-	}
-	return out
-}
-
-func recipients(env *enmime.Envelope) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, k := range []string{"To", "Cc", "Delivered-To", "X-Original-To"} {
-		if env.GetHeader(k) == "" {
-			continue
-		}
-		list, err := enmime.ParseAddressList(env.GetHeader(k))
+func (p *Parser) parse(ctx context.Context, r io.Reader, received time.Time) (in *ingest.Intake, err error) {
+	cnt := &counter{r: r, h: sha256.New(), max: p.opts.MaxBytes}
+	br := bufio.NewReaderSize(cnt, 64<<10)
+	w := &walker{p: p}
+	defer func() {
 		if err != nil {
-			continue
-		}
-		for _, a := range list {
-			addr := strings.ToLower(a.Address)
-			if addr != "" && !seen[addr] {
-				seen[addr] = true
-				out = append(out, addr)
+			for _, sp := range w.spools {
+				sp.remove()
 			}
 		}
+		if errors.Is(err, errOverLimit) {
+			err = p.errTooLarge()
+		}
+	}()
+	prefix, _ := br.Peek(8)
+	if isMSG(prefix) {
+		return p.parseMSG(ctx, w, br, cnt, received)
 	}
-	return out
+	if err := skipPreamble(br); err != nil {
+		return nil, fmt.Errorf("reading mail: %w", err)
+	}
+	first, _ := br.Peek(256)
+	if !looksLikeHeaderLine(firstLine(first)) {
+		return nil, ingest.Permanentf(ingest.ReasonUnparseable, "not an e-mail message: no header section")
+	}
+	h, err := readHeader(br, maxHeaderBytes, &w.rep)
+	if err != nil {
+		return nil, fmt.Errorf("reading mail: %w", err)
+	}
+	if !knownHeader(h) {
+		return nil, ingest.Permanentf(ingest.ReasonUnparseable, "not an e-mail message: no known header field")
+	}
+	wctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
+	defer cancel()
+	w.ctx = wctx
+	if err := w.entity(br, h, 0); err != nil {
+		return nil, fmt.Errorf("reading mail: %w", err)
+	}
+	// Read the rest (epilogue, or what a stopped walk left) for the size and the hash.
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return nil, fmt.Errorf("reading mail: %w", err)
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	orig := ingest.Content{Filename: "bericht.eml", ContentType: "message/rfc822", Size: cnt.n, SHA256: hex.EncodeToString(cnt.h.Sum(nil))}
+	return p.intake(h, w, orig, received), nil
 }
 
-// headerText returns a header value as valid UTF-8. Raw 8-bit header bytes that are not
-// UTF-8 are read as Windows-1252, the charset such mail almost always uses.
-func headerText(s string) string {
-	if utf8.ValidString(s) {
-		return s
+func firstLine(b []byte) []byte {
+	for i, c := range b {
+		if c == '\n' || c == '\r' {
+			return b[:i]
+		}
 	}
-	out, err := charmap.Windows1252.NewDecoder().String(s)
+	return b
+}
+
+// knownHeader reports whether a header section has a field every real mail has.
+func knownHeader(h header) bool {
+	for _, f := range h.fields {
+		switch lowerASCII(f.Key) {
+		case "from", "to", "subject", "date", "message-id", "received", "mime-version", "content-type",
+			"return-path", "delivered-to", "sender", "cc", "reply-to", "in-reply-to", "x-mailer":
+			return true
+		}
+	}
+	return false
+}
+
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// parseMSG reads an Outlook .msg file: it is spooled whole (the format needs random
+// access), then read as a mail with its transport headers when it has them.
+func (p *Parser) parseMSG(ctx context.Context, w *walker, br *bufio.Reader, cnt *counter, received time.Time) (*ingest.Intake, error) {
+	sp, err := writeSpool(br, p.opts.SpoolDir, memSpoolMax)
 	if err != nil {
-		return strings.ToValidUTF8(s, "\uFFFD")
+		return nil, fmt.Errorf("reading mail: %w", err)
 	}
-	return out
+	w.spools = append(w.spools, sp)
+	ra, closeRA, err := sp.readerAt()
+	if err != nil {
+		return nil, fmt.Errorf("reading mail: %w", err)
+	}
+	om, err := readMSG(ra, sp.size, p.opts.MaxBytes)
+	closeRA()
+	if err != nil {
+		return nil, ingest.Permanent(ingest.ReasonUnparseable, err)
+	}
+	w.ctx = ctx
+	if err := w.outlook(om); err != nil {
+		return nil, fmt.Errorf("reading mail: %w", err)
+	}
+	var h header
+	if om.TransportHeaders != "" {
+		h, _ = readHeader(bufio.NewReader(stringsReader(om.TransportHeaders)), maxHeaderBytes, nil)
+	}
+	h = msgHeader(h, om)
+	orig := ingest.Content{Filename: "bericht.msg", ContentType: "application/vnd.ms-outlook", Size: cnt.n, SHA256: sp.sum}
+	return p.intake(h, w, orig, received), nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/instroom/instroom/config"
 	"github.com/instroom/instroom/ingest"
+	"github.com/instroom/instroom/storage/blob"
 	"github.com/instroom/instroom/storage/bus"
 )
 
@@ -61,6 +62,10 @@ func runWorker(ctx context.Context, c *config.Config, log *slog.Logger, once boo
 	}
 	defer closePub() // the publisher closes last
 
+	cs, err := setupChannels(c, channelEnv(c, log, once, false))
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	metrics := newMetrics(reg)
 	p := &ingest.Pipeline{
@@ -68,8 +73,9 @@ func runWorker(ctx context.Context, c *config.Config, log *slog.Logger, once boo
 		CESource: "urn:instroom:" + c.Instance,
 		Topics:   ingest.Topics{Klantcontacten: c.Storage.Events.Topics.Klantcontacten, Internetaken: c.Storage.Events.Topics.Internetaken, DeadLetter: c.Storage.Events.Topics.DeadLetter},
 		Logger:   log, Observer: metrics, MaxItemBytes: c.Limits.MaxMessageBytes,
+		Index: blob.NewIndex(blobs, c.Storage.Blobs.Prefix),
 	}
-	streams, err := newStreams(ctx, c, log, once)
+	streams, err := newStreams(ctx, c, cs, false)
 	if err != nil {
 		return err
 	}
@@ -91,6 +97,10 @@ func runWorker(ctx context.Context, c *config.Config, log *slog.Logger, once boo
 		log.Info("ops endpoint listening", "addr", ln.Addr().String())
 	}
 
+	intake, err := startIntake(ctx, c, cs, log)
+	if err != nil {
+		return err
+	}
 	log.Info("instroom started", "version", versionString(), "sources", len(streams), "blobs", c.Storage.Blobs.Type, "events", c.Storage.Events.Type)
 	var wg sync.WaitGroup
 	errc := make(chan error, len(streams))
@@ -106,6 +116,7 @@ func runWorker(ctx context.Context, c *config.Config, log *slog.Logger, once boo
 	}
 	wg.Wait()
 	close(errc)
+	intake.stop(ctx)
 	if ops != nil {
 		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		_ = ops.Shutdown(sctx)
@@ -160,8 +171,8 @@ func mapOptions(c *config.Config) (*ingest.MapOptions, error) {
 		router.Rules = append(router.Rules, rule)
 	}
 	channels := map[string]ingest.ChannelDefaults{}
-	for k, v := range ingest.DefaultChannels {
-		channels[k] = v
+	for _, ch := range channelList() {
+		channels[ch.Name] = ch.Defaults
 	}
 	for k, v := range m.Kanalen {
 		d := channels[k]
@@ -169,13 +180,25 @@ func mapOptions(c *config.Config) (*ingest.MapOptions, error) {
 		if v.AdresOmschrijving != "" {
 			d.AdresOmschrijving = v.AdresOmschrijving
 		}
+		if z := v.Zaak; z != nil {
+			d.ZaakCodes = &ingest.Identificator{CodeObjecttype: z.CodeObjecttype, CodeRegister: z.CodeRegister, CodeSoortObjectID: z.CodeSoortObjectID}
+		}
 		channels[k] = d
+	}
+	zaak := ingest.ZaakOptions{Uppercase: *m.Zaak.Uppercase, CodeObjecttype: m.Zaak.CodeObjecttype, CodeRegister: m.Zaak.CodeRegister, CodeSoortObjectID: m.Zaak.CodeSoortObjectID}
+	for i, pat := range m.Zaak.Patterns {
+		re, err := regexp.Compile(pat)
+		if err != nil {
+			return nil, fmt.Errorf("mapping.zaak.patterns[%d]: %w", i, err)
+		}
+		zaak.Patterns = append(zaak.Patterns, re)
 	}
 	return &ingest.MapOptions{
 		Taal: m.Taal, Channels: channels, Worker: actor(m.Worker, "geautomatiseerde_actor"), Router: router,
 		CodeObjecttype: m.Bijlage.CodeObjecttype, CodeRegister: m.Bijlage.CodeRegister, CodeSoortObjectID: m.Bijlage.CodeSoortObjectID,
 		Bronorganisatie: m.Documenten.Bronorganisatie, Informatieobjecttype: m.Documenten.Informatieobjecttype,
 		Vertrouwelijkheidaanduiding: m.Documenten.Vertrouwelijkheidaanduiding, KeyPrefix: c.Storage.Blobs.Prefix,
+		Zaak: zaak,
 	}, nil
 }
 

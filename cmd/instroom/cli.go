@@ -7,13 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
 
-	"github.com/instroom/instroom/channels/mail"
 	"github.com/instroom/instroom/config"
 	"github.com/instroom/instroom/ingest"
 )
@@ -35,8 +35,10 @@ const usage = `usage: instroom <command> [flags]
 
 commands:
   run -config FILE [-once]     run the worker (-once: stop when the sources are empty)
-  inspect [-config FILE] MAIL  print the registration one .eml file would produce; stores
-                               and publishes nothing
+  inspect [-config FILE] [-channel NAME] FILE
+                               print the registration one item (an .eml or .msg file, a
+                               letter, a transcript) would produce; stores and publishes
+                               nothing
   check-config -config FILE    validate a configuration and print it with secrets hidden
   version                      print the version
 `
@@ -108,6 +110,20 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer, environ []string) e
 	if err != nil {
 		return err
 	}
+	if _, err := mapOptions(c); err != nil {
+		return err
+	}
+	if err := checkCAFiles(c); err != nil {
+		return err
+	}
+	// Let every channel validate its own settings, opening nothing.
+	cs, err := setupChannels(c, channelEnv(c, slog.New(slog.DiscardHandler), false, true))
+	if err != nil {
+		return err
+	}
+	if _, err := newStreams(context.Background(), c, cs, true); err != nil {
+		return err
+	}
 	fmt.Fprint(stdout, c.String())
 	fmt.Fprintln(stderr, "configuration is valid")
 	return nil
@@ -116,11 +132,12 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer, environ []string) e
 func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) error {
 	fs := flags("inspect", stderr)
 	path := fs.String("config", "", "configuration `file` (optional: the mapping defaults are used without it)")
+	channel := fs.String("channel", "email", "the `channel` whose parser reads the file")
 	if err := fs.Parse(args); err != nil {
 		return errUsageOr(err)
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: instroom inspect [-config FILE] MAIL.eml")
+		fmt.Fprintln(stderr, "usage: instroom inspect [-config FILE] [-channel NAME] FILE")
 		return errUsage
 	}
 	var c *config.Config
@@ -142,14 +159,21 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	file := fs.Arg(0)
 	info, err := os.Stat(file)
 	if err != nil {
-		return fmt.Errorf("reading mail: %w", err)
+		return fmt.Errorf("reading item: %w", err)
 	}
 	item := &ingest.Item{
 		Ref: filepath.Base(file), Size: info.Size(), ReceivedAt: info.ModTime().UTC().Truncate(time.Second),
 		Open: func(context.Context) (io.ReadCloser, error) { return os.Open(file) },
 	}
-	parser := mail.NewParser(&mail.Options{MaxBytes: c.Limits.MaxMessageBytes})
-	reg, err := ingest.Inspect(ctx, parser, item, opts)
+	cs, err := setupChannels(c, channelEnv(c, slog.New(slog.DiscardHandler), false, true))
+	if err != nil {
+		return err
+	}
+	rt, ok := cs.runtimes[*channel]
+	if !ok {
+		return fmt.Errorf("inspect: there is no channel %q (channels: %s)", *channel, cs.names())
+	}
+	reg, err := ingest.Inspect(ctx, rt.Parser(), item, opts)
 	if err != nil {
 		return fmt.Errorf("inspecting %s: %w", item.Ref, err)
 	}

@@ -137,8 +137,30 @@ func TestCheckConfig(t *testing.T) {
 		t.Errorf("check-config(example) = exit %d, %q", code, out)
 	}
 	code, _, stderr := runCLI(t, "check-config", "-config", "../../config/testdata/unknown-key.yaml")
-	if code != 1 || !strings.Contains(stderr, "pol_interval") {
-		t.Errorf("check-config(unknown key) = exit %d, %q; want exit 1 naming the key", code, stderr)
+	if code != 1 || !strings.Contains(stderr, "max_mesage_bytes") || !strings.Contains(stderr, "line 6") {
+		t.Errorf("check-config(unknown key) = exit %d, %q; want exit 1 naming the key and line", code, stderr)
+	}
+	// A channel's own keys are checked by the channel, with path and line; so are the
+	// channel and type of every source.
+	dir := t.TempDir()
+	for _, tc := range []struct{ yaml, want string }{
+		{"sources:\n  - name: info\n    type: maildir\n    path: inbox\n    pol_interval: 5s\n", "sources[0].pol_interval: unknown key (line 5)"},
+		{"sources:\n  - {type: pop3, path: x}\n", `sources[0].type: "pop3" is not one of dir, imap, maildir, s3 (channel email)`},
+		{"sources:\n  - {type: dir, path: x, channel: fax}\n", `sources[0].channel: "fax" is not one of email`},
+		{"sources:\n  - {type: dir, path: x}\nchannels:\n  email: {parse_timout: 5s}\n", "channels.email.parse_timout: unknown key (line 4)"},
+		{"sources:\n  - {type: dir, path: x}\nchannels:\n  telex: {}\n", `there is no channel "telex"`},
+		{"sources:\n  - {type: imap, imap: {address: imap.example.nl:143, security: plain, username: u, password: p}}\n", "unencrypted"},
+	} {
+		p := filepath.Join(dir, "c.yaml")
+		os.WriteFile(p, []byte(tc.yaml), 0o644)
+		if code, _, stderr := runCLI(t, "check-config", "-config", p); code != 1 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("check-config(%q) = exit %d, %q; want exit 1 with %q", tc.yaml, code, stderr, tc.want)
+		}
+	}
+	p := filepath.Join(dir, "c.yaml")
+	os.WriteFile(p, []byte("sources:\n  - {type: imap, imap: {address: 127.0.0.1:143, security: plain, username: u, password: hunter2}}\n"), 0o644)
+	if code, out, stderr := runCLI(t, "check-config", "-config", p); code != 0 || strings.Contains(out, "hunter2") || !strings.Contains(out, "<secret>") {
+		t.Errorf("check-config(plain IMAP on loopback) = exit %d, %q, %q; want valid, password hidden", code, out, stderr)
 	}
 	if code, _, _ := runCLI(t, "run"); code != 1 {
 		t.Errorf("run without -config = exit %d, want 1", code)
@@ -162,10 +184,18 @@ func TestExampleProductionConfig(t *testing.T) {
 	for _, f := range []string{"instroom-oauth-client-secret", "instroom-imap-belastingen", "instroom-s3-access-key", "instroom-s3-secret-key", "instroom-kafka-password"} {
 		os.WriteFile(filepath.Join(dir, f), []byte("x\n"), 0o600)
 	}
+	ca := ingesttest.NewTestCA(t, dir)
 	cfg := strings.ReplaceAll(string(b), "/run/secrets/", dir+"/")
+	cfg = strings.ReplaceAll(cfg, "/etc/instroom/gemeente-ca.pem", ca.CAFile)
+	cfg = strings.ReplaceAll(cfg, "/etc/instroom/kafka-ca.pem", ca.CAFile)
 	p := filepath.Join(dir, "production.yaml")
 	os.WriteFile(p, []byte(cfg), 0o644)
 	if code, _, stderr := runCLI(t, "check-config", "-config", p); code != 0 {
 		t.Errorf("check-config(examples/production.yaml) = exit %d: %s", code, stderr)
+	}
+	// A CA file that is not there is noticed by check-config, not first at connect.
+	os.WriteFile(p, []byte(strings.ReplaceAll(cfg, ca.CAFile, filepath.Join(dir, "ontbreekt.pem"))), 0o644)
+	if code, _, stderr := runCLI(t, "check-config", "-config", p); code != 1 || !strings.Contains(stderr, "ca_file") || !strings.Contains(stderr, "ontbreekt.pem") {
+		t.Errorf("check-config(missing CA file) = exit %d: %s; want exit 1 naming ca_file and the file", code, stderr)
 	}
 }

@@ -6,16 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
-	"regexp"
 	"time"
 
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
-
-	"github.com/instroom/instroom/channels/imap"
-	"github.com/instroom/instroom/channels/mail"
 	"github.com/instroom/instroom/config"
 	"github.com/instroom/instroom/ingest"
 	"github.com/instroom/instroom/storage/blob"
@@ -47,31 +42,31 @@ func loadCA(file string) (*x509.CertPool, error) {
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("reading CA file: %w", err)
+		return nil, fmt.Errorf("reading CA file %s: %w", file, errors.Unwrap(err))
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(b) {
-		return nil, errors.New("CA file holds no PEM certificate")
+		return nil, fmt.Errorf("CA file %s holds no PEM certificate", file)
 	}
 	return pool, nil
 }
 
-func newBlobStore(ctx context.Context, c *config.Config, log *slog.Logger) (ingest.BlobStore, error) {
+// blobStore is a blob store that can read back what it stored (for the contact index).
+type blobStore interface {
+	ingest.BlobStore
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+}
+
+func newBlobStore(ctx context.Context, c *config.Config, log *slog.Logger) (blobStore, error) {
 	switch c.Storage.Blobs.Type {
 	case "dir":
 		return blob.NewDir(c.Storage.Blobs.Path)
 	case "s3":
-		sc := c.Storage.Blobs.S3
-		pool, err := loadCA(sc.CAFile)
+		opts, err := s3Options(c.Storage.Blobs.S3, "")
 		if err != nil {
 			return nil, fmt.Errorf("storage.blobs.s3: %w", err)
 		}
-		s, err := blob.NewS3(blob.S3Options{
-			Endpoint: sc.Endpoint, Region: sc.Region, Bucket: sc.Bucket, Prefix: c.Storage.Blobs.Prefix,
-			PathStyle: sc.PathStyle, Insecure: sc.Insecure, RootCAs: pool,
-			AccessKey: sc.AccessKey.Value(), SecretKey: sc.SecretKey.Value(),
-			SSE: sc.SSE, KMSKeyID: sc.KMSKeyID, PartSize: uint64(sc.PartSize),
-		})
+		s, err := blob.NewS3(opts)
 		if err != nil {
 			return nil, err
 		}
@@ -119,78 +114,81 @@ func newPublisher(ctx context.Context, c *config.Config, log *slog.Logger) (inge
 	return nil, nil, fmt.Errorf("storage.events.type %q is not supported", c.Storage.Events.Type)
 }
 
-// newStreams builds one stream per drop zone and one per watched IMAP folder.
-func newStreams(ctx context.Context, c *config.Config, log *slog.Logger, once bool) ([]ingest.Stream, error) {
-	parser := mail.NewParser(&mail.Options{MaxBytes: c.Limits.MaxMessageBytes})
-	var streams []ingest.Stream
-	for _, sc := range c.Sources {
-		base := ingest.Stream{Name: sc.Name, Channel: sc.Channel, Parser: parser, Workers: sc.Workers, DrainTimeout: c.Shutdown.DrainTimeout}
-		switch sc.Type {
-		case "maildir", "dir":
-			zone, err := newDropZone(sc)
-			if err != nil {
-				return nil, err
-			}
-			base.Source = ingest.NewDropSource(zone, &ingest.DropSourceOptions{PollInterval: sc.PollInterval, Once: once})
-			streams = append(streams, base)
-		case "imap":
-			if once {
-				return nil, fmt.Errorf("source %s: -once is for Maildir and drop-folder sources", sc.Name)
-			}
-			opts, err := imapOptions(ctx, sc, c, log)
-			if err != nil {
-				return nil, fmt.Errorf("source %s: %w", sc.Name, err)
-			}
-			for _, folder := range sc.IMAP.Folders {
-				o := opts
-				o.Folder = folder
-				st := base
-				st.Name = sc.Name + "." + folderName(folder)
-				st.Source = imap.New(o)
-				streams = append(streams, st)
-			}
-		default:
-			return nil, fmt.Errorf("source %s: type %q is not supported", sc.Name, sc.Type)
+// newDropZone opens the drop zone of a dir or s3 source (or its sub-folder sub).
+func newDropZone(ctx context.Context, c *config.Config, sc *config.Source, sub string) (ingest.DropZone, error) {
+	switch sc.Type {
+	case "dir":
+		d, err := dropzone.NewDir(sc.Path, &dropzone.DirOptions{Patterns: sc.Patterns, MinAge: sc.MinAge})
+		if err != nil || sub == "" {
+			return d, err
+		}
+		return d.Sub(sub)
+	case "s3":
+		return newS3DropZone(ctx, c, sc, sub)
+	}
+	return nil, fmt.Errorf("source %s: type %q has no drop zone", sc.Name, sc.Type)
+}
+
+// s3Options is the connection of an S3 configuration block, with the given prefix.
+func s3Options(sc *config.S3, prefix string) (blob.S3Options, error) {
+	pool, err := loadCA(sc.CAFile)
+	if err != nil {
+		return blob.S3Options{}, err
+	}
+	return blob.S3Options{
+		Endpoint: sc.Endpoint, Region: sc.Region, Bucket: sc.Bucket, Prefix: prefix,
+		PathStyle: sc.PathStyle, Insecure: sc.Insecure, RootCAs: pool,
+		AccessKey: sc.AccessKey.Value(), SecretKey: sc.SecretKey.Value(),
+		SSE: sc.SSE, KMSKeyID: sc.KMSKeyID, PartSize: uint64(sc.PartSize),
+	}, nil
+}
+
+// newS3DropZone opens an s3 source's drop zone: sources[].prefix in the source's bucket
+// (sources[].s3, default storage.blobs.s3). Its bucket is checked at start like the blob
+// store's.
+func newS3DropZone(ctx context.Context, c *config.Config, sc *config.Source, sub string) (ingest.DropZone, error) {
+	opts, err := s3Options(sc.S3, sc.Prefix)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", sc.Name, err)
+	}
+	z, err := dropzone.NewS3Zone(opts, &dropzone.S3ZoneOptions{Patterns: sc.Patterns, MinAge: sc.MinAge})
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", sc.Name, err)
+	}
+	if err := startupCheck(ctx, slog.New(slog.DiscardHandler), "s3 drop zone", z.Check, dropzone.Misconfigured); err != nil {
+		return nil, fmt.Errorf("source %s: %w", sc.Name, err)
+	}
+	if sub == "" {
+		return z, nil
+	}
+	return z.Sub(sub)
+}
+
+// checkCAFiles loads every CA file of the storage configuration, so a missing or broken
+// one is reported by check-config rather than at the first connect.
+func checkCAFiles(c *config.Config) error {
+	check := func(at, file string) error {
+		if _, err := loadCA(file); err != nil {
+			return fmt.Errorf("config: %s.ca_file: %w", at, err)
+		}
+		return nil
+	}
+	if s3 := c.Storage.Blobs.S3; s3 != nil {
+		if err := check("storage.blobs.s3", s3.CAFile); err != nil {
+			return err
 		}
 	}
-	return streams, nil
-}
-
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
-
-func folderName(f string) string { return unsafeName.ReplaceAllString(f, "_") }
-
-func imapOptions(ctx context.Context, sc config.Source, c *config.Config, log *slog.Logger) (imap.Options, error) {
-	im := sc.IMAP
-	pool, err := loadCA(im.CAFile)
-	if err != nil {
-		return imap.Options{}, err
+	if k := c.Storage.Events.Kafka; k != nil {
+		if err := check("storage.events.kafka", k.CAFile); err != nil {
+			return err
+		}
 	}
-	o := imap.Options{
-		Account: sc.Name, Addr: im.Address, Security: im.Security,
-		TLS:             &tls.Config{RootCAs: pool, ServerName: im.ServerName, MinVersion: tls.VersionTLS12},
-		Auth:            imap.Auth{Mechanism: im.Auth, Username: im.Username, Password: im.Password.Value()},
-		ProcessedFolder: im.ProcessedFolder, FailedFolder: im.FailedFolder, AckMode: im.Ack, Backlog: im.Backlog,
-		MaxBytes: c.Limits.MaxMessageBytes, PollInterval: sc.PollInterval, IdleTimeout: im.IdleTimeout, CheckInterval: im.CheckInterval, AuthRetry: im.AuthRetry,
-		Logger: log.With("source", sc.Name),
+	for i, s := range c.Sources {
+		if s.S3 != nil {
+			if err := check(fmt.Sprintf("sources[%d].s3", i), s.S3.CAFile); err != nil {
+				return err
+			}
+		}
 	}
-	if im.Backlog == "since" {
-		o.Since, _ = time.Parse("2006-01-02", im.Since) // validated by config
-	}
-	if im.Auth == "xoauth2" {
-		oc := im.OAuth2
-		cc := clientcredentials.Config{ClientID: oc.ClientID, ClientSecret: oc.ClientSecret.Value(), TokenURL: oc.TokenURL, Scopes: oc.Scopes}
-		o.Auth.TokenSource = oauth2.ReuseTokenSourceWithExpiry(nil, cc.TokenSource(ctx), oc.RefreshBefore)
-	}
-	return o, nil
-}
-
-func newDropZone(sc config.Source) (ingest.DropZone, error) {
-	switch sc.Type {
-	case "maildir":
-		return dropzone.NewMaildir(sc.Path, &dropzone.MaildirOptions{ProcessedFolder: sc.ProcessedFolder, FailedFolder: sc.FailedFolder})
-	case "dir":
-		return dropzone.NewDir(sc.Path, &dropzone.DirOptions{Patterns: sc.Patterns, MinAge: sc.MinAge})
-	}
-	return nil, fmt.Errorf("source %s: type %q is not supported", sc.Name, sc.Type)
+	return nil
 }

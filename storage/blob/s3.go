@@ -2,17 +2,14 @@ package blob
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/encrypt"
 )
 
@@ -61,45 +58,15 @@ func NewS3(opts S3Options) (*S3, error) {
 	if opts.PartSize == 0 {
 		opts.PartSize = 16 << 20
 	}
-	var creds *credentials.Credentials
-	if opts.AccessKey != "" || opts.SecretKey != "" {
-		creds = credentials.NewStaticV4(opts.AccessKey, opts.SecretKey, "")
-	} else {
-		creds = credentials.NewChainCredentials([]credentials.Provider{&credentials.EnvAWS{}, &credentials.EnvMinio{}, &credentials.IAM{}})
-	}
-	tr, err := minio.DefaultTransport(!opts.Insecure)
+	c, err := NewMinioClient(opts)
 	if err != nil {
-		return nil, fmt.Errorf("blob: s3 transport: %w", err)
+		return nil, err
 	}
-	tr.MaxIdleConnsPerHost = 64
-	tr.ResponseHeaderTimeout = time.Minute
-	if opts.RootCAs != nil {
-		tr.TLSClientConfig = &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12}
-	}
-	lookup := minio.BucketLookupAuto
-	if opts.PathStyle {
-		lookup = minio.BucketLookupPath
-	}
-	c, err := minio.New(opts.Endpoint, &minio.Options{
-		Creds: creds, Secure: !opts.Insecure, Region: opts.Region, Transport: tr, BucketLookup: lookup,
-		MaxRetries: 1, // the pipeline retries with its own backoff
-	})
+	sse, err := ServerSideEncryption(opts)
 	if err != nil {
-		return nil, fmt.Errorf("blob: s3 client: %w", err)
+		return nil, err
 	}
-	s := &S3{c: c, opts: opts}
-	switch opts.SSE {
-	case "":
-	case "AES256":
-		s.sse = encrypt.NewSSE()
-	case "aws:kms":
-		if s.sse, err = encrypt.NewSSEKMS(opts.KMSKeyID, nil); err != nil {
-			return nil, fmt.Errorf("blob: s3 sse-kms: %w", err)
-		}
-	default:
-		return nil, fmt.Errorf("blob: s3 sse %q is not one of AES256, aws:kms", opts.SSE)
-	}
-	return s, nil
+	return &S3{c: c, opts: opts, sse: sse}, nil
 }
 
 // ErrNoBucket is returned by Check when the bucket does not exist.
@@ -203,7 +170,11 @@ func Misconfigured(err error) bool {
 	if errors.Is(err, ErrNoBucket) {
 		return true
 	}
-	switch minio.ToErrorResponse(err).Code {
+	var resp minio.ErrorResponse
+	if !errors.As(err, &resp) {
+		return false
+	}
+	switch resp.Code {
 	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "NoSuchBucket", "InvalidBucketName", "AuthorizationHeaderMalformed":
 		return true
 	}

@@ -59,6 +59,17 @@ func NewDir(dir string, opts *DirOptions) (*Dir, error) {
 // String names the drop zone for logs.
 func (d *Dir) String() string { return "dir:" + d.root }
 
+// Sub returns the drop zone in the subdirectory name of d (a vendor's folder,
+// <root>/<name>/) with d's options, creating it and its processed/ and failed/
+// subdirectories. The name must be a single path element that does not start with "."
+// and is not processed or failed.
+func (d *Dir) Sub(name string) (*Dir, error) {
+	if !validSub(name) {
+		return nil, errInvalidSub
+	}
+	return NewDir(filepath.Join(d.root, name), &d.opts)
+}
+
 func (d *Dir) accept(name string) bool {
 	if strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, ".part") {
 		return false
@@ -96,7 +107,13 @@ func (d *Dir) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return os.Open(p)
+	f, err := os.Open(p)
+	if err != nil {
+		// Without the path: item names can be citizen file names. errors.Is(err,
+		// fs.ErrNotExist) still holds.
+		return nil, fmt.Errorf("dropzone: opening item: %w", errors.Unwrap(err))
+	}
+	return f, nil
 }
 
 // Done moves an item to processed/.

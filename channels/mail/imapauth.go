@@ -1,4 +1,4 @@
-package imap
+package mail
 
 import (
 	"encoding/json"
@@ -16,8 +16,8 @@ const (
 	AuthXOAUTH2 = "xoauth2" // SASL XOAUTH2 with an OAuth2 access token (Exchange Online, Gmail, Dovecot oauth2)
 )
 
-// Auth says how to log in.
-type Auth struct {
+// IMAPAuth says how to log in.
+type IMAPAuth struct {
 	Mechanism string
 	Username  string
 	Password  string

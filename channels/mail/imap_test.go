@@ -1,4 +1,4 @@
-package imap_test
+package mail_test
 
 import (
 	"context"
@@ -17,12 +17,12 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/instroom/instroom/channels/imap"
+	"github.com/instroom/instroom/channels/mail"
 	"github.com/instroom/instroom/ingest"
 	"github.com/instroom/instroom/ingest/ingesttest"
 )
 
-func mail(i int, extra string) []byte {
+func testMail(i int, extra string) []byte {
 	return []byte(fmt.Sprintf("From: Burger %d <b%d@example.nl>\r\nTo: info@gemeente.example\r\nSubject: Vraag %d\r\nMessage-ID: <imap-%d@example.nl>\r\nDate: Fri, 20 Nov 2026 09:00:00 +0100\r\n\r\nTekst %d %s\r\n", i, i, i, i, i, extra))
 }
 
@@ -30,15 +30,15 @@ func startDovecot(t *testing.T) *ingesttest.Dovecot {
 	return ingesttest.StartDovecot(t, ingesttest.DovecotOptions{Users: map[string]string{"info": "geheim", "belastingen": "geheim2"}})
 }
 
-func source(d *ingesttest.Dovecot, mod func(*imap.Options)) *imap.Source {
-	o := imap.Options{Account: "info", Addr: d.Addr, Security: imap.SecurityPlain, Auth: imap.Auth{Mechanism: imap.AuthPlain, Username: "info", Password: "geheim"}}
+func source(d *ingesttest.Dovecot, mod func(*mail.IMAPOptions)) *mail.IMAPSource {
+	o := mail.IMAPOptions{Account: "info", Addr: d.Addr, Security: mail.SecurityPlain, Auth: mail.IMAPAuth{Mechanism: mail.AuthPlain, Username: "info", Password: "geheim"}}
 	if mod != nil {
 		mod(&o)
 	}
-	return imap.New(o)
+	return mail.NewIMAP(o)
 }
 
-func read(t *testing.T, s *imap.Source, timeout time.Duration) (*ingest.Item, ingest.AckFunc, []byte) {
+func read(t *testing.T, s *mail.IMAPSource, timeout time.Duration) (*ingest.Item, ingest.AckFunc, []byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -59,7 +59,7 @@ func TestReadMovesToProcessed(t *testing.T) {
 	d := startDovecot(t)
 	var mails [][]byte
 	for i := range 6 {
-		mails = append(mails, mail(i, ""))
+		mails = append(mails, testMail(i, ""))
 	}
 	d.Append(t, "info", "INBOX", mails...)
 	s := source(d, nil)
@@ -100,8 +100,8 @@ func TestReadMovesToProcessed(t *testing.T) {
 
 func TestOversizedGoesToFailedUnfetched(t *testing.T) {
 	d := startDovecot(t)
-	d.Append(t, "info", "INBOX", mail(1, strings.Repeat("x", 5000)))
-	s := source(d, func(o *imap.Options) { o.MaxBytes = 1000 })
+	d.Append(t, "info", "INBOX", testMail(1, strings.Repeat("x", 5000)))
+	s := source(d, func(o *mail.IMAPOptions) { o.MaxBytes = 1000 })
 	defer s.Close()
 	item, ack, body := read(t, s, 10*time.Second)
 	if body != nil || item.Size <= 1000 {
@@ -146,7 +146,7 @@ func TestIdleWakesOnNewMail(t *testing.T) {
 		got <- item.Ref
 	}()
 	time.Sleep(300 * time.Millisecond) // the source is now waiting in IDLE
-	d.Append(t, "info", "INBOX", mail(1, ""))
+	d.Append(t, "info", "INBOX", testMail(1, ""))
 	select {
 	case ref := <-got:
 		if !strings.HasPrefix(ref, "imap:info/INBOX/") {
@@ -159,7 +159,7 @@ func TestIdleWakesOnNewMail(t *testing.T) {
 
 func TestTemporaryNackLeavesMail(t *testing.T) {
 	d := startDovecot(t)
-	d.Append(t, "info", "INBOX", mail(1, ""))
+	d.Append(t, "info", "INBOX", testMail(1, ""))
 	s := source(d, nil)
 	defer s.Close()
 	item, ack, _ := read(t, s, 10*time.Second)
@@ -176,13 +176,13 @@ func TestTemporaryNackLeavesMail(t *testing.T) {
 
 func TestFlagModeAndUnseenBacklog(t *testing.T) {
 	d := startDovecot(t)
-	d.Append(t, "info", "INBOX", mail(1, ""), mail(2, ""), mail(3, ""), mail(4, ""))
+	d.Append(t, "info", "INBOX", testMail(1, ""), testMail(2, ""), testMail(3, ""), testMail(4, ""))
 	// A colleague already read mail 1.
 	c := d.Client(t, "info")
 	c.Select("INBOX", nil).Wait()
 	c.Store(goimap.SeqSetNum(1), &goimap.StoreFlags{Op: goimap.StoreFlagsAdd, Flags: []goimap.Flag{goimap.FlagSeen}}, nil).Close()
 	c.Close()
-	s := source(d, func(o *imap.Options) { o.AckMode = imap.AckFlag; o.Backlog = imap.BacklogUnseen })
+	s := source(d, func(o *mail.IMAPOptions) { o.AckMode = mail.AckFlag; o.Backlog = mail.BacklogUnseen })
 	defer s.Close()
 	var refs []string
 	for range 3 {
@@ -217,13 +217,13 @@ func TestFlagModeAndUnseenBacklog(t *testing.T) {
 
 func TestBadCredentialsHoldOff(t *testing.T) {
 	d := startDovecot(t)
-	s := source(d, func(o *imap.Options) { o.Auth.Password = "fout"; o.AuthRetry = time.Hour })
+	s := source(d, func(o *mail.IMAPOptions) { o.Auth.Password = "fout"; o.AuthRetry = time.Hour })
 	defer s.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for i := range 5 {
 		_, _, err := s.Read(ctx)
-		if !errors.Is(err, imap.ErrAuth) {
+		if !errors.Is(err, mail.ErrAuth) {
 			t.Fatalf("Read %d with a bad password = %v, want ErrAuth", i, err)
 		}
 		if strings.Contains(err.Error(), "fout") {
@@ -238,7 +238,7 @@ func TestBadCredentialsHoldOff(t *testing.T) {
 
 func TestReconnectAfterServerRestart(t *testing.T) {
 	d := startDovecot(t)
-	d.Append(t, "info", "INBOX", mail(1, ""), mail(2, ""))
+	d.Append(t, "info", "INBOX", testMail(1, ""), testMail(2, ""))
 	s := source(d, nil)
 	defer s.Close()
 	_, ack, _ := read(t, s, 10*time.Second)
@@ -268,8 +268,8 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 
 func TestUIDValidityChange(t *testing.T) {
 	d := startDovecot(t)
-	d.Append(t, "info", "Werkbak", mail(1, ""))
-	s := source(d, func(o *imap.Options) { o.Folder = "Werkbak" })
+	d.Append(t, "info", "Werkbak", testMail(1, ""))
+	s := source(d, func(o *mail.IMAPOptions) { o.Folder = "Werkbak" })
 	defer s.Close()
 	_, ack, _ := read(t, s, 10*time.Second)
 	// The folder is recreated: new UIDVALIDITY, UIDs start again.
@@ -279,7 +279,7 @@ func TestUIDValidityChange(t *testing.T) {
 	}
 	c.Close()
 	time.Sleep(1100 * time.Millisecond) // Dovecot's UIDVALIDITY is a timestamp
-	d.Append(t, "info", "Werkbak", mail(2, ""), mail(3, ""))
+	d.Append(t, "info", "Werkbak", testMail(2, ""), testMail(3, ""))
 	// Force the source to reconnect and see the new UIDVALIDITY.
 	d.Stop()
 	d.Start()
@@ -300,12 +300,12 @@ func TestUIDValidityChange(t *testing.T) {
 func TestTLSAndStartTLS(t *testing.T) {
 	ca := ingesttest.NewTestCA(t, t.TempDir())
 	d := ingesttest.StartDovecot(t, ingesttest.DovecotOptions{Users: map[string]string{"info": "geheim"}, CA: ca})
-	d.Append(t, "info", "INBOX", mail(1, ""), mail(2, ""))
-	for _, tc := range []struct{ sec, addr string }{{imap.SecurityTLS, d.TLSAddr}, {imap.SecurityStartTLS, d.Addr}} {
-		s := source(d, func(o *imap.Options) {
+	d.Append(t, "info", "INBOX", testMail(1, ""), testMail(2, ""))
+	for _, tc := range []struct{ sec, addr string }{{mail.SecurityTLS, d.TLSAddr}, {mail.SecurityStartTLS, d.Addr}} {
+		s := source(d, func(o *mail.IMAPOptions) {
 			o.Security, o.Addr = tc.sec, tc.addr
 			o.TLS = ingesttest.ClientTLS(ca)
-			o.Auth.Mechanism = imap.AuthLogin
+			o.Auth.Mechanism = mail.AuthLogin
 		})
 		_, ack, body := read(t, s, 10*time.Second)
 		if len(body) == 0 {
@@ -315,7 +315,7 @@ func TestTLSAndStartTLS(t *testing.T) {
 		s.Close()
 	}
 	// Without the custom CA the server is not trusted.
-	s := source(d, func(o *imap.Options) { o.Security, o.Addr = imap.SecurityTLS, d.TLSAddr })
+	s := source(d, func(o *mail.IMAPOptions) { o.Security, o.Addr = mail.SecurityTLS, d.TLSAddr })
 	defer s.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -373,12 +373,12 @@ func TestXOAUTH2ClientCredentials(t *testing.T) {
 	srv := httptest.NewServer(ts.handler(t, "info"))
 	defer srv.Close()
 	d := ingesttest.StartDovecot(t, ingesttest.DovecotOptions{Users: map[string]string{"info": "niet-gebruikt"}, IntrospectionURL: srv.URL + "/introspect"})
-	d.Append(t, "info", "INBOX", mail(1, ""))
+	d.Append(t, "info", "INBOX", testMail(1, ""))
 	cc := clientcredentials.Config{ClientID: "instroom-app", ClientSecret: "app-secret", TokenURL: srv.URL + "/tenant/oauth2/v2.0/token",
 		Scopes: []string{"https://outlook.office365.com/.default"}}
 	tok := oauth2.ReuseTokenSourceWithExpiry(nil, cc.TokenSource(context.Background()), 5*time.Minute)
-	s := source(d, func(o *imap.Options) {
-		o.Auth = imap.Auth{Mechanism: imap.AuthXOAUTH2, Username: "info", TokenSource: tok}
+	s := source(d, func(o *mail.IMAPOptions) {
+		o.Auth = mail.IMAPAuth{Mechanism: mail.AuthXOAUTH2, Username: "info", TokenSource: tok}
 	})
 	defer s.Close()
 	_, ack, body := read(t, s, 10*time.Second)
@@ -393,13 +393,13 @@ func TestXOAUTH2ClientCredentials(t *testing.T) {
 	ts.mu.Lock()
 	ts.tokens["stolen"] = "belastingen"
 	ts.mu.Unlock()
-	bad := source(d, func(o *imap.Options) {
-		o.Auth = imap.Auth{Mechanism: imap.AuthXOAUTH2, Username: "info", TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "stolen"})}
+	bad := source(d, func(o *mail.IMAPOptions) {
+		o.Auth = mail.IMAPAuth{Mechanism: mail.AuthXOAUTH2, Username: "info", TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "stolen"})}
 	})
 	defer bad.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, _, err := bad.Read(ctx); !errors.Is(err, imap.ErrAuth) {
+	if _, _, err := bad.Read(ctx); !errors.Is(err, mail.ErrAuth) {
 		t.Errorf("Read with a token for another user = %v, want ErrAuth", err)
 	}
 }
@@ -413,8 +413,8 @@ func TestWithoutIdleAndMove(t *testing.T) {
 		t.Fatalf("the server still advertises IDLE or MOVE: %v", caps)
 	}
 	c.Close()
-	d.Append(t, "info", "INBOX", mail(1, ""))
-	s := source(d, func(o *imap.Options) { o.PollInterval = 200 * time.Millisecond })
+	d.Append(t, "info", "INBOX", testMail(1, ""))
+	s := source(d, func(o *mail.IMAPOptions) { o.PollInterval = 200 * time.Millisecond })
 	defer s.Close()
 	_, ack, _ := read(t, s, 10*time.Second)
 	if err := ack(context.Background(), nil); err != nil {
@@ -423,7 +423,7 @@ func TestWithoutIdleAndMove(t *testing.T) {
 	// New mail is found by polling.
 	go func() {
 		time.Sleep(300 * time.Millisecond)
-		d.Append(t, "info", "INBOX", mail(2, ""))
+		d.Append(t, "info", "INBOX", testMail(2, ""))
 	}()
 	_, ack2, body := read(t, s, 10*time.Second)
 	if !strings.Contains(string(body), "Vraag 2") {
@@ -439,7 +439,7 @@ func TestBacklogSince(t *testing.T) {
 	d := startDovecot(t)
 	c := d.Client(t, "info")
 	for i, when := range []time.Time{time.Date(2020, 1, 1, 9, 0, 0, 0, time.UTC), time.Now()} {
-		m := mail(i, "")
+		m := testMail(i, "")
 		cmd := c.Append("INBOX", int64(len(m)), &goimap.AppendOptions{Time: when})
 		cmd.Write(m)
 		cmd.Close()
@@ -448,8 +448,8 @@ func TestBacklogSince(t *testing.T) {
 		}
 	}
 	c.Close()
-	s := source(d, func(o *imap.Options) {
-		o.Backlog = imap.BacklogSince
+	s := source(d, func(o *mail.IMAPOptions) {
+		o.Backlog = mail.BacklogSince
 		o.Since = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	})
 	defer s.Close()
@@ -467,10 +467,10 @@ func TestBacklogSince(t *testing.T) {
 
 func TestLargeMailIsSpooledToDisk(t *testing.T) {
 	d := startDovecot(t)
-	big := mail(1, strings.Repeat("regel met tekst\r\n", 150_000)) // ~2.5 MB
+	big := testMail(1, strings.Repeat("regel met tekst\r\n", 150_000)) // ~2.5 MB
 	d.Append(t, "info", "INBOX", big)
 	spool := t.TempDir()
-	s := source(d, func(o *imap.Options) { o.SpoolDir = spool })
+	s := source(d, func(o *mail.IMAPOptions) { o.SpoolDir = spool })
 	defer s.Close()
 	item, ack, body := read(t, s, 20*time.Second)
 	if len(body) != len(big) || item.Size != int64(len(big)) {

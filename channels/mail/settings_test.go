@@ -1,20 +1,16 @@
-package main
+package mail
 
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/instroom/instroom/config"
 )
 
-// TestOAuth2TokensCachedAndRenewedBeforeExpiry checks the XOAUTH2 token source the worker
-// builds from its configuration: a token is reused while it is valid, and renewed once it
+// TestOAuth2TokensCachedAndRenewedBeforeExpiry checks the XOAUTH2 token source the channel
+// builds from its settings: a token is reused while it is valid, and renewed once it
 // is within refresh_before of expiring.
 func TestOAuth2TokensCachedAndRenewedBeforeExpiry(t *testing.T) {
 	var issued atomic.Int64
@@ -30,22 +26,18 @@ func TestOAuth2TokensCachedAndRenewedBeforeExpiry(t *testing.T) {
 		fmt.Fprintf(w, `{"access_token":"t%d","token_type":"Bearer","expires_in":%d}`, n, lifetime.Load())
 	}))
 	defer srv.Close()
-	sc := config.Source{Name: "info", IMAP: &config.IMAP{Address: "127.0.0.1:993", Security: "tls", Auth: "xoauth2", Username: "info@gemeente.example",
-		OAuth2: &config.OAuth2{TokenURL: srv.URL, ClientID: "app", ClientSecret: "geheim", Scopes: []string{"https://outlook.office365.com/.default"}, RefreshBefore: 5 * time.Minute}}}
-	c := &config.Config{}
-	log := slog.New(slog.DiscardHandler)
+	oc := &OAuth2Settings{TokenURL: srv.URL, ClientID: "app", ClientSecret: "geheim"}
+	im := &IMAPSettings{OAuth2: oc}
+	im.defaults() // the default scope and refresh_before (5m)
 	for _, tc := range []struct {
 		lifetime   int64
 		wantIssued int64
 	}{{3600, 1}, {120, 3}} { // 120 s is within the 5-minute renewal margin
 		issued.Store(0)
 		lifetime.Store(tc.lifetime)
-		o, err := imapOptions(context.Background(), sc, c, log)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ts := oc.tokenSource(context.Background())
 		for range 3 {
-			if _, err := o.Auth.TokenSource.Token(); err != nil {
+			if _, err := ts.Token(); err != nil {
 				t.Fatalf("Token = %v", err)
 			}
 		}

@@ -1,4 +1,4 @@
-package dropzone
+package mail
 
 import (
 	"context"
@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/instroom/instroom/storage/fsutil"
 )
 
 // MaildirOptions configure a Maildir drop zone.
@@ -65,9 +63,7 @@ func (m *Maildir) String() string { return "maildir:" + m.root }
 
 // List calls fn for every mail in new/, oldest first.
 func (m *Maildir) List(ctx context.Context, fn func(name string, size int64, modTime time.Time) error) error {
-	return listFiles(ctx, filepath.Join(m.root, "new"), func(name string, _ time.Time) bool {
-		return !strings.HasPrefix(name, ".")
-	}, fn)
+	return listNew(ctx, filepath.Join(m.root, "new"), fn)
 }
 
 func (m *Maildir) file(name string) (string, error) {
@@ -83,7 +79,12 @@ func (m *Maildir) Open(ctx context.Context, name string) (io.ReadCloser, error) 
 	if err != nil {
 		return nil, err
 	}
-	return os.Open(p)
+	f, err := os.Open(p)
+	if err != nil {
+		// Without the path (a file name is not for logs); errors.Is(err, fs.ErrNotExist) holds.
+		return nil, fmt.Errorf("maildir: opening mail: %w", errors.Unwrap(err))
+	}
+	return f, nil
 }
 
 // curName is the name of a mail in cur/ with the given flags.
@@ -101,7 +102,7 @@ func (m *Maildir) Done(ctx context.Context, name string) error {
 		return err
 	}
 	dst := filepath.Join(m.root, m.folder(m.opts.ProcessedFolder), "cur", curName(name, "S"))
-	if err := fsutil.Rename(p, dst); err != nil {
+	if err := durableRename(p, dst); err != nil {
 		return fmt.Errorf("maildir: moving to processed folder: %w", err)
 	}
 	return nil
@@ -114,11 +115,11 @@ func (m *Maildir) Fail(ctx context.Context, name, reason, detail string) error {
 		return err
 	}
 	folder := filepath.Join(m.root, m.folder(m.opts.FailedFolder))
-	b, _ := json.MarshalIndent(Reason{Reason: reason, Detail: detail, At: m.opts.Now().UTC()}, "", "  ")
-	if _, err := fsutil.WriteFile(filepath.Join(folder, "instroom-reasons", name+".json"), strings.NewReader(string(b)+"\n"), 0o640); err != nil {
+	b, _ := json.MarshalIndent(failReason{Reason: reason, Detail: detail, At: m.opts.Now().UTC()}, "", "  ")
+	if _, err := durableWrite(filepath.Join(folder, "instroom-reasons", name+".json"), strings.NewReader(string(b)+"\n"), 0o640); err != nil {
 		return fmt.Errorf("maildir: writing reason: %w", err)
 	}
-	if err := fsutil.Rename(p, filepath.Join(folder, "cur", curName(name, ""))); err != nil {
+	if err := durableRename(p, filepath.Join(folder, "cur", curName(name, ""))); err != nil {
 		return fmt.Errorf("maildir: moving to failed folder: %w", err)
 	}
 	return nil

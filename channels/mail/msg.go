@@ -1,0 +1,270 @@
+package mail
+
+// Outlook .msg files per [MS-OXMSG]: a compound file (CFB) whose root storage is the
+// message. Fixed-size properties sit in the stream __properties_version1.0, each other
+// property in a stream __substg1.0_IIIITTTT (id, type). Recipients and attachments are
+// sub-storages __recip_version1.0_#N and __attach_version1.0_#N; an attached message is
+// the sub-storage __substg1.0_3701000D of its attachment.
+//
+// The compound file is read with github.com/richardlehane/mscfb; the MAPI layer is ours.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/richardlehane/mscfb"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+)
+
+// cfbMagic starts every compound file.
+var cfbMagic = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
+
+// Lengths of the header of __properties_version1.0 per storage kind, and limits.
+const (
+	msgHeaderTop      = 32
+	msgHeaderEmbedded = 24
+	msgHeaderOther    = 8
+	msgChunk          = 32 << 10 // bytes read from a stream at a time
+	msgPropsStream    = "__properties_version1.0"
+	msgEmbeddedName   = "__substg1.0_3701000D"
+	msgRecipPrefix    = "__recip_version1.0_#"
+	msgAttachPrefix   = "__attach_version1.0_#"
+	msgStreamPrefix   = "__substg1.0_"
+)
+
+// isMSG reports whether prefix (the first bytes of a file) starts with the CFB magic.
+func isMSG(prefix []byte) bool {
+	return bytes.HasPrefix(prefix, cfbMagic)
+}
+
+// readMSG reads an Outlook .msg file. maxBytes bounds the total decoded content; over it → error.
+func readMSG(r io.ReaderAt, size int64, maxBytes int64) (m *outlookMessage, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			m, err = nil, fmt.Errorf("msg: %w", errOutlookPanic)
+		}
+	}()
+	magic := make([]byte, len(cfbMagic))
+	if size < 512 {
+		return nil, errors.New("msg: not a compound file")
+	}
+	if _, err := r.ReadAt(magic, 0); err != nil || !isMSG(magic) {
+		return nil, errors.New("msg: not a compound file")
+	}
+	doc, err := mscfb.New(io.NewSectionReader(r, 0, size))
+	if err != nil {
+		return nil, fmt.Errorf("msg: reading compound file: %w", err)
+	}
+	mr := &msgReader{budget: outlookBudget{left: maxBytes}}
+	m, err = mr.message(cfbTree(doc), msgHeaderTop, charmap.Windows1252, 0)
+	if err != nil {
+		return nil, fmt.Errorf("msg: %w", err)
+	}
+	return m, nil
+}
+
+// cfbStorage is a storage of the compound file with its streams and sub-storages.
+type cfbStorage struct {
+	streams  map[string]*mscfb.File
+	children map[string]*cfbStorage
+}
+
+func newCFBStorage() *cfbStorage {
+	return &cfbStorage{streams: map[string]*mscfb.File{}, children: map[string]*cfbStorage{}}
+}
+
+// cfbTree arranges the directory entries of doc as a tree. Entries deeper than any
+// message the reader accepts are left out.
+func cfbTree(doc *mscfb.Reader) *cfbStorage {
+	root := newCFBStorage()
+	for _, f := range doc.File {
+		if len(f.Path) > 2*maxOutlookDepth+2 {
+			continue
+		}
+		s := root
+		for _, name := range f.Path {
+			s = s.child(name)
+		}
+		if f.FileInfo().IsDir() {
+			s.child(f.Name)
+		} else {
+			s.streams[f.Name] = f
+		}
+	}
+	return root
+}
+
+func (s *cfbStorage) child(name string) *cfbStorage {
+	c, ok := s.children[name]
+	if !ok {
+		c = newCFBStorage()
+		s.children[name] = c
+	}
+	return c
+}
+
+// named returns the sub-storages whose names start with prefix, in name order.
+func (s *cfbStorage) named(prefix string) []*cfbStorage {
+	var names []string
+	for n := range s.children {
+		if strings.HasPrefix(n, prefix) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	out := make([]*cfbStorage, len(names))
+	for i, n := range names {
+		out[i] = s.children[n]
+	}
+	return out
+}
+
+// Variable-size properties read per storage kind; other streams are not read.
+var (
+	msgWantMessage = []uint16{pidSubject, pidSentReprName, pidSentReprAddrType, pidSentReprEmail,
+		pidTransportHeaders, pidSenderName, pidSenderAddrType, pidSenderEmail, pidBody, pidHTML,
+		pidInternetMessageID, pidInReplyTo, pidSenderSMTPAddress, pidSentReprSMTPAddress}
+	msgWantRecipient  = []uint16{pidSMTPAddress, pidAddrType, pidEmailAddress}
+	msgWantAttachment = []uint16{pidAttachData, pidAttachFilename, pidAttachLongFilename, pidAttachMimeTag, pidDisplayName}
+)
+
+// msgReader reads the storages of one .msg file against one budget.
+type msgReader struct {
+	budget outlookBudget
+}
+
+// message reads a message storage; headerLen is the length of the header of its
+// property stream, parentCP the codepage of the enclosing message.
+func (mr *msgReader) message(s *cfbStorage, headerLen int, parentCP encoding.Encoding, depth int) (*outlookMessage, error) {
+	if depth > maxOutlookDepth {
+		return nil, errors.New("attached messages nested too deep")
+	}
+	p, err := mr.props(s, headerLen, msgWantMessage)
+	if err != nil {
+		return nil, err
+	}
+	cp := p.codepage(parentCP, pidMessageCodepage, pidInternetCPID)
+	m := &outlookMessage{}
+	fillMessage(m, p, cp)
+	for _, rs := range s.named(msgRecipPrefix) {
+		rp, err := mr.props(rs, msgHeaderOther, msgWantRecipient)
+		if err != nil {
+			return nil, fmt.Errorf("reading recipient: %w", err)
+		}
+		if a, ok := recipientSMTP(rp, cp); ok {
+			m.To = append(m.To, a)
+		}
+	}
+	for _, as := range s.named(msgAttachPrefix) {
+		a, err := mr.attachment(as, cp, depth)
+		if err != nil {
+			return nil, fmt.Errorf("reading attachment: %w", err)
+		}
+		if a != nil {
+			m.Attachments = append(m.Attachments, *a)
+		}
+	}
+	return m, nil
+}
+
+// attachment reads an attachment storage; nil when it carries no content (attachments
+// by reference, OLE objects).
+func (mr *msgReader) attachment(s *cfbStorage, cp encoding.Encoding, depth int) (*outlookAttachment, error) {
+	p, err := mr.props(s, msgHeaderOther, msgWantAttachment)
+	if err != nil {
+		return nil, err
+	}
+	name, ct := attachmentMeta(p, cp)
+	a := &outlookAttachment{Name: name, ContentType: ct, Data: p[mapiTag(pidAttachData, ptBinary)]}
+	method, hasMethod := p.int32(pidAttachMethod)
+	if sub := s.children[msgEmbeddedName]; sub != nil && (method == attachMethodEmbeddedMsg ||
+		!hasMethod && sub.streams[msgPropsStream] != nil) {
+		em, err := mr.message(sub, msgHeaderEmbedded, cp, depth+1)
+		if err != nil {
+			return nil, fmt.Errorf("reading attached message: %w", err)
+		}
+		a.Embedded, a.Data = em, nil
+		if p.str(pidAttachMimeTag, cp) == "" {
+			a.ContentType = outlookMessageType
+		}
+	}
+	if len(a.Data) == 0 && a.Embedded == nil {
+		return nil, nil
+	}
+	return a, nil
+}
+
+// props reads the properties of a storage: fixed-size ones from its property stream
+// (after headerLen bytes), and of the variable-size ones those listed in want.
+func (mr *msgReader) props(s *cfbStorage, headerLen int, want []uint16) (propBag, error) {
+	p := propBag{}
+	if f := s.streams[msgPropsStream]; f != nil {
+		data, err := mr.stream(f)
+		if err != nil {
+			return nil, err
+		}
+		for e := headerLen; e+16 <= len(data); e += 16 {
+			c := &leReader{b: data[e : e+16]}
+			t := c.u32()
+			if typ := uint16(t); typ&ptMulti == 0 && mapiFixedSize(typ) > 0 {
+				p[t] = data[e+8 : e+16 : e+16]
+			}
+		}
+	}
+	for name, f := range s.streams {
+		hex, ok := strings.CutPrefix(name, msgStreamPrefix)
+		if !ok || len(hex) != 8 {
+			continue
+		}
+		t, err := strconv.ParseUint(hex, 16, 32)
+		id, typ := uint16(t>>16), uint16(t)
+		if err != nil || (typ != ptString8 && typ != ptUnicode && typ != ptBinary) || !wanted(want, id) {
+			continue
+		}
+		if p[uint32(t)], err = mr.stream(f); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func wanted(ids []uint16, id uint16) bool {
+	for _, w := range ids {
+		if w == id {
+			return true
+		}
+	}
+	return false
+}
+
+// stream reads a whole stream, counting it against the budget before allocating.
+// It reads in chunks: mscfb's cost per Read grows with the square of the sectors read.
+func (mr *msgReader) stream(f *mscfb.File) ([]byte, error) {
+	if err := mr.budget.take(f.Size); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, f.Size)
+	if len(buf) == 0 {
+		return buf, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("reading stream: %w", err)
+	}
+	for off := 0; off < len(buf); {
+		n, err := f.Read(buf[off:min(off+msgChunk, len(buf))])
+		off += n
+		switch {
+		case err != nil && !(errors.Is(err, io.EOF) && off == len(buf)):
+			return nil, fmt.Errorf("reading stream: %w", err)
+		case n == 0 && off < len(buf):
+			return nil, errors.New("reading stream: short read")
+		}
+	}
+	return buf, nil
+}
