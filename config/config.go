@@ -470,7 +470,7 @@ func (c *Config) defaults() {
 		t.DeadLetter = "instroom.deadletter"
 	}
 	if len(c.Mapping.Zaak.Patterns) == 0 {
-		c.Mapping.Zaak.Patterns = []string{`(?i)\bzaak-[0-9]{4}-[0-9]{4,10}\b`}
+		c.Mapping.Zaak.Patterns = []string{`(?i)\bzaak-[0-9]{4}-[0-9]{4,10}\b`, `(?i)\bz-[0-9]{4}-[0-9]{4,10}\b`}
 	}
 	if c.Mapping.Zaak.Uppercase == nil {
 		up := true

@@ -163,7 +163,7 @@ func resolveCharset(label string) (csKind, encoding.Encoding) {
 
 // decodeText converts b, declared to be in charset (may be "", any case, with quotes or
 // junk), to valid UTF-8 and normalises line endings to \n. It strips NUL and other C0
-// controls except \t \n \r (repairControl), and a leading byte order mark.
+// controls except \t \n \r, and DEL (repairControl), and a leading byte order mark.
 //
 // Labels are not trusted: 8-bit bytes under UTF-8, US-ASCII or no label are read as
 // Windows-1252 where they are not UTF-8, and valid multi-byte UTF-8 under a single-byte
@@ -255,7 +255,7 @@ func utf8OrWindows1252(b []byte) string {
 }
 
 // cleanText normalises line endings to \n, drops a leading byte order mark and removes C0
-// controls other than \t and \n (repairControl).
+// controls other than \t and \n, and DEL (repairControl).
 func cleanText(s string, r *repairs) string {
 	s = strings.TrimPrefix(s, "\uFEFF")
 	if !needsClean(s) {
@@ -272,7 +272,7 @@ func cleanText(s string, r *repairs) string {
 			if i+1 < len(s) && s[i+1] == '\n' {
 				i++
 			}
-		case c < 0x20 && c != '\t' && c != '\n':
+		case isCtl(c):
 			ctl = true
 		default:
 			sb.WriteByte(c)
@@ -286,12 +286,16 @@ func cleanText(s string, r *repairs) string {
 
 func needsClean(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 && c != '\t' && c != '\n' {
+		if isCtl(s[i]) {
 			return true
 		}
 	}
 	return false
 }
+
+// isCtl reports whether c is a control character text may not keep: C0 other than tab
+// and line feed, and DEL.
+func isCtl(c byte) bool { return c < 0x20 && c != '\t' && c != '\n' || c == 0x7f }
 
 // decodeUTF7 decodes UTF-7 (RFC 2152) leniently: a '+' that starts no valid run stays a
 // '+', and 8-bit bytes (never valid UTF-7) are read as UTF-8 or Windows-1252, with

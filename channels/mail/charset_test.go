@@ -97,6 +97,7 @@ func TestDecodeTextCharset(t *testing.T) {
 		{"CRLF", "a\r\nb\rc\n", "utf-8", "a\nb\nc\n", 0},
 		{"tab kept", "a\tb", "utf-8", "a\tb", 0},
 		{"NUL and BEL", "a\x00b\x07c", "utf-8", "abc", repairControl},
+		{"DEL", "KS-0417\x7f", "utf-8", "KS-0417", repairControl},
 		{"UTF-16 NUL", mustEncode(t, unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM), "a\x00b"), "utf-16be", "ab", repairControl},
 		{"BOM", "\uFEFFhallo", "utf-8", "hallo", 0},
 		{"empty", "", "utf-8", "", 0},
@@ -113,7 +114,7 @@ func TestDecodeTextCharset(t *testing.T) {
 	}
 }
 
-func TestDecodeTextNilRepairs(t *testing.T) {
+func TestCharsetNilRepairs(t *testing.T) {
 	if got := decodeText([]byte("caf\xe9"), "utf-8", nil); got != "café" {
 		t.Errorf("decodeText(caf\\xe9, utf-8, nil) = %q, want café", got)
 	}

@@ -1,7 +1,6 @@
 package mail
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -65,12 +64,7 @@ func (w *walker) smimeSigned(r io.Reader, name, mt string, depth int) error {
 		w.rep.add(repairLimits)
 		return nil
 	}
-	br := bufio.NewReaderSize(bytes.NewReader(inner), 32<<10)
-	h, err := readHeader(br, maxHeaderBytes, &w.rep)
-	if err != nil {
-		return err
-	}
-	return w.entity(br, h, depth+1)
+	return w.inner(bytes.NewReader(inner), depth)
 }
 
 // tnef unpacks an Outlook winmail.dat: its body and its attachments.
@@ -87,12 +81,16 @@ func (w *walker) tnef(r io.Reader, name, mt string) error {
 		w.rep.add(repairMIME)
 		return w.attachment(bytes.NewReader(b), nonEmpty(name, "winmail.dat"), mt)
 	}
+	if len(w.plain) > 0 {
+		// The mail's own text/plain part is Outlook's rendering of the same body.
+		om.Text, om.HTML = "", ""
+	}
 	return w.outlook(om)
 }
 
 // outlook adds what an Outlook container holds: its text and its attachments.
 func (w *walker) outlook(om *outlookMessage) error {
-	if t := strings.TrimSpace(om.Text); t != "" {
+	if t := strings.TrimSpace(strings.ReplaceAll(om.Text, "\r\n", "\n")); t != "" {
 		w.plain = append(w.plain, t)
 	} else if om.HTML != "" {
 		w.html = append(w.html, om.HTML)

@@ -1,3 +1,5 @@
+//go:build corpus
+
 package mail_test
 
 import (
@@ -28,7 +30,7 @@ import (
 // local directories. It is opt-in, not part of CI, and none of those files belong in this
 // repository:
 //
-//	INSTROOM_MAIL_CORPUS=/tmp/corpora/mikel-mail:/tmp/corpora/enmime go test ./channels/mail -run TestCorpus -v
+//	INSTROOM_MAIL_CORPUS=/tmp/corpora/mikel-mail:/tmp/corpora/enmime go test -tags corpus ./channels/mail -run TestCorpus -v
 //
 // Every regular file under each directory is parsed, mapped and validated against the
 // Open Klant schema, except repository files that are plainly not mails (README, source
@@ -48,7 +50,7 @@ func TestCorpus(t *testing.T) {
 	dirs := os.Getenv("INSTROOM_MAIL_CORPUS")
 	if dirs == "" {
 		t.Skip("opt-in corpus test: set INSTROOM_MAIL_CORPUS to a colon-separated list of directories of real-world mails, " +
-			"e.g. INSTROOM_MAIL_CORPUS=/tmp/corpora/mikel-mail:/tmp/corpora/enmime go test ./channels/mail -run TestCorpus -v")
+			"e.g. INSTROOM_MAIL_CORPUS=/tmp/corpora/mikel-mail:/tmp/corpora/enmime go test -tags corpus ./channels/mail -run TestCorpus -v")
 	}
 	allow, err := readNonMailList("testdata/corpus-nonmail.txt")
 	if err != nil {

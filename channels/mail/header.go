@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"strings"
 )
 
@@ -87,8 +88,8 @@ const headerPeek = 1024
 //     whose body starts straight after the boundary line);
 //   - a line of only white space ends the section unless a header or continuation line
 //     follows (then it is obsolete folding, which is legal: no repair);
-//   - NUL and other C0 controls except TAB: removed (repairControl); a bare CR inside a
-//     line counts as white space.
+//   - NUL and other C0 controls except TAB, and DEL: removed (repairControl); a bare CR
+//     inside a line counts as white space.
 //
 // 8-bit bytes are kept as they are. A section that ends at EOF without an empty line is
 // fine. maxBytes (if > 0) bounds the section: past it the rest of the section is read and
@@ -99,7 +100,7 @@ func readHeader(br *bufio.Reader, maxBytes int, r *repairs) (header, error) {
 		return header{}, ignoreEOF(err)
 	}
 	for !hr.done {
-		keep := 1 << 62
+		keep := math.MaxInt
 		if hr.max > 0 {
 			keep = hr.max - hr.used + 1
 		}
@@ -256,13 +257,14 @@ func (hr *headerReader) skip(raw []byte, err error) error {
 }
 
 // cleanHeaderLine removes the line ending, turns a bare CR into a space and removes other
-// C0 controls except TAB (ctl reports those). It returns raw itself when nothing changes.
+// C0 controls except TAB, and DEL (ctl reports those). It returns raw itself when nothing
+// changes.
 func cleanHeaderLine(raw []byte) (line []byte, ctl bool) {
 	raw = bytes.TrimSuffix(raw, []byte("\n"))
 	raw = bytes.TrimSuffix(raw, []byte("\r"))
 	clean := true
 	for _, c := range raw {
-		if c < ' ' && c != '\t' {
+		if c < ' ' && c != '\t' || c == 0x7f {
 			clean = false
 			break
 		}
@@ -275,7 +277,7 @@ func cleanHeaderLine(raw []byte) (line []byte, ctl bool) {
 		switch {
 		case c == '\r':
 			line = append(line, ' ')
-		case c < ' ' && c != '\t':
+		case c < ' ' && c != '\t' || c == 0x7f:
 			ctl = true
 		default:
 			line = append(line, c)
@@ -339,4 +341,19 @@ func isBanner(line []byte) bool {
 	}
 	c := t[0]
 	return (c == '-' || c == '=' || c == '*') && t[1] == c && t[len(t)-1] == c && t[len(t)-2] == c
+}
+
+// readLimitedLine reads one line including its '\n', keeping at most keep bytes of it (a
+// copy) and discarding the rest.
+func readLimitedLine(br *bufio.Reader, keep int) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if room := keep - len(line); room > 0 {
+			line = append(line, chunk[:min(room, len(chunk))]...)
+		}
+		if err != bufio.ErrBufferFull {
+			return line, err
+		}
+	}
 }

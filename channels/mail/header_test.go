@@ -39,6 +39,7 @@ func TestReadHeader(t *testing.T) {
 		{"indented header line first", " X-Foo: bar\nSubject: a\n\n", "X-Foo=bar|Subject=a", "", repairHeader},
 		{"line without colon", "Subject: een\nvraag\nFrom: a\n\nbody", "Subject=een vraag|From=a", "body", repairHeader},
 		{"NUL", "Subj\x00ect: a\x00b\r\n\r\n", "Subject=ab", "", repairControl},
+		{"DEL", "Subject: a\x7fb\r\n\r\n", "Subject=ab", "", repairControl},
 		{"bare CR", "Subject: a\rb\r\n\r\n", "Subject=a b", "", 0},
 		{"white space line then header", "Subject: a\n \nFrom: b\n\nbody", "Subject=a|From=b", "body", 0},
 		{"white space line then body", "Subject: a\n \nbody text\n", "Subject=a", "body text\n", repairHeader},
@@ -163,7 +164,7 @@ func TestLooksLikeHeaderLine(t *testing.T) {
 	}
 }
 
-func TestSkipPreamble(t *testing.T) {
+func TestHeaderSkipPreamble(t *testing.T) {
 	tests := []struct{ name, in, rest string }{
 		{"none", "From: a\n\n", "From: a\n\n"},
 		{"mbox", "From jan@example.nl Mon Nov  3 10:12:00 2026\nFrom: a\n\n", "From: a\n\n"},

@@ -443,7 +443,9 @@ func (t *textBuf) words(s string) {
 	}
 }
 
-func isHTMLSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\u00a0' }
+func isHTMLSpace(r rune) bool {
+	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\u00a0'
+}
 
 // raw writes preformatted text: spaces kept, newlines as line breaks.
 func (t *textBuf) raw(s string) {
@@ -456,7 +458,7 @@ func (t *textBuf) raw(s string) {
 }
 
 // tidyLines trims the end of every line, collapses runs of blank lines to one and trims
-// blank lines at both ends.
+// the whole.
 func tidyLines(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
@@ -476,5 +478,5 @@ func tidyLines(s string) string {
 		blank = false
 		b.WriteString(line)
 	}
-	return b.String()
+	return strings.TrimSpace(b.String())
 }

@@ -112,7 +112,11 @@ func firstAddress(raw string, r *repairs) (name, addr string) {
 		return "", ""
 	}
 	if list, err := addressParser(r).ParseList(raw); err == nil && len(list) > 0 && list[0].Address != "" {
-		return strings.TrimSpace(list[0].Name), strings.TrimSpace(list[0].Address)
+		name = strings.TrimSpace(list[0].Name)
+		if strings.Contains(name, "=?") {
+			name = decodeHeaderText(name, r) // a broken encoded word net/mail left as it was
+		}
+		return name, strings.TrimSpace(list[0].Address)
 	}
 	text := decodeHeaderText(raw, r)
 	if a, err := netmail.ParseAddress(text); err == nil {

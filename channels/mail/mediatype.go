@@ -73,7 +73,9 @@ func (p *mtParser) comment() {
 	for ; p.i < len(p.s); p.i++ {
 		switch p.s[p.i] {
 		case '\\':
-			p.i++
+			if p.i+1 < len(p.s) {
+				p.i++
+			}
 		case '(':
 			depth++
 		case ')':
@@ -101,7 +103,7 @@ func (p *mtParser) toSemicolon() string {
 		switch c := p.s[p.i]; {
 		case c == '"':
 			quoted = !quoted
-		case c == '\\' && quoted:
+		case c == '\\' && quoted && p.i+1 < len(p.s):
 			p.i++
 		case c == ';' && !quoted:
 			return p.s[start:p.i]
@@ -285,6 +287,10 @@ func (p *mtParser) value() string {
 // ones ("name*", "name*0", "name*1*") in p.ext until assemble.
 func (p *mtParser) store(name, value string) {
 	base, rest, is2231 := strings.Cut(name, "*")
+	if base == "" {
+		p.damaged() // "*=x": no name
+		return
+	}
 	if !is2231 {
 		if _, dup := p.params[name]; dup {
 			p.damaged()

@@ -73,6 +73,7 @@ func TestParseMediaType(t *testing.T) {
 		{"RFC 2231 gap", "attachment; filename*0=a; filename*2=c", "attachment", "filename=ac", repairMIME},
 		{"RFC 2231 no quotes", "attachment; filename*=%C3%A9.pdf", "attachment", "filename=é.pdf", repairMIME},
 		{"RFC 2231 bad section", "attachment; filename*x=a", "attachment", "", repairMIME},
+		{"RFC 2231 no name", "attachment; *=a", "attachment", "", repairMIME},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,9 +10,11 @@ package mail
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +40,9 @@ const (
 	msgStreamPrefix   = "__substg1.0_"
 )
 
+// errMSGNotMessage is returned for a compound file that is not an Outlook message.
+var errMSGNotMessage = errors.New("msg: a compound file that is not an Outlook message")
+
 // isMSG reports whether prefix (the first bytes of a file) starts with the CFB magic.
 func isMSG(prefix []byte) bool {
 	return bytes.HasPrefix(prefix, cfbMagic)
@@ -57,16 +62,44 @@ func readMSG(r io.ReaderAt, size int64, maxBytes int64) (m *outlookMessage, err 
 	if _, err := r.ReadAt(magic, 0); err != nil || !isMSG(magic) {
 		return nil, errors.New("msg: not a compound file")
 	}
-	doc, err := mscfb.New(io.NewSectionReader(r, 0, size))
+	// mscfb keeps about three bytes per byte of directory it reads: cap what it may read.
+	cr := &cappedReaderAt{r: io.NewSectionReader(r, 0, size), left: maxBytes/4 + 4096}
+	doc, err := mscfb.New(cr)
+	if cr.over {
+		return nil, fmt.Errorf("msg: %w", errOutlookTooLarge)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("msg: reading compound file: %w", err)
 	}
+	cr.left = math.MaxInt64 // from here on the budget bounds what is read
+	tree := cfbTree(doc)
+	if _, ok := tree.streams[msgPropsStream]; !ok {
+		// A compound file without a message property stream is another Office file
+		// (a Word .doc, an Excel .xls), not an Outlook message.
+		return nil, errMSGNotMessage
+	}
 	mr := &msgReader{budget: outlookBudget{left: maxBytes}}
-	m, err = mr.message(cfbTree(doc), msgHeaderTop, charmap.Windows1252, 0)
+	m, err = mr.message(tree, msgHeaderTop, charmap.Windows1252, 0)
 	if err != nil {
 		return nil, fmt.Errorf("msg: %w", err)
 	}
 	return m, nil
+}
+
+// cappedReaderAt fails every read once more than left bytes would have been read.
+type cappedReaderAt struct {
+	r    io.ReaderAt
+	left int64
+	over bool
+}
+
+func (c *cappedReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if int64(len(p)) > c.left {
+		c.over = true
+		return 0, errOutlookTooLarge
+	}
+	c.left -= int64(len(p))
+	return c.r.ReadAt(p, off)
 }
 
 // cfbStorage is a storage of the compound file with its streams and sub-storages.
@@ -213,6 +246,9 @@ func (mr *msgReader) props(s *cfbStorage, headerLen int, want []uint16) (propBag
 			c := &leReader{b: data[e : e+16]}
 			t := c.u32()
 			if typ := uint16(t); typ&ptMulti == 0 && mapiFixedSize(typ) > 0 {
+				if err := mr.budget.take(propCost); err != nil {
+					return nil, err
+				}
 				p[t] = data[e+8 : e+16 : e+16]
 			}
 		}
@@ -267,4 +303,68 @@ func (mr *msgReader) stream(f *mscfb.File) ([]byte, error) {
 		}
 	}
 	return buf, nil
+}
+
+// leReader reads little-endian values from a byte slice; after the first short read
+// every read returns zero and err is set.
+type leReader struct {
+	b   []byte
+	err error
+}
+
+var errOutlookTruncated = errors.New("truncated")
+
+func (c *leReader) bytes(n uint32) []byte {
+	if c.err != nil || uint64(n) > uint64(len(c.b)) {
+		c.err = errOutlookTruncated
+		return nil
+	}
+	v := c.b[:n:n]
+	c.b = c.b[n:]
+	return v
+}
+
+// padded reads n bytes and skips the padding to the next multiple of 4.
+func (c *leReader) padded(n uint32) []byte {
+	v := c.bytes(n)
+	if pad := (4 - n%4) % 4; c.err == nil && pad > 0 {
+		if uint32(len(c.b)) < pad {
+			c.b = nil // tolerate missing padding at the very end
+		} else {
+			c.b = c.b[pad:]
+		}
+	}
+	return v
+}
+
+// count reads a 32-bit element count and checks that that many elements of at least
+// min bytes each can still follow.
+func (c *leReader) count(min int) int {
+	n := c.u32()
+	if c.err == nil && uint64(n)*uint64(min) > uint64(len(c.b)) {
+		c.err = errOutlookTruncated
+		return 0
+	}
+	return int(n)
+}
+
+func (c *leReader) u8() uint8 {
+	if b := c.bytes(1); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (c *leReader) u16() uint16 {
+	if b := c.bytes(2); b != nil {
+		return binary.LittleEndian.Uint16(b)
+	}
+	return 0
+}
+
+func (c *leReader) u32() uint32 {
+	if b := c.bytes(4); b != nil {
+		return binary.LittleEndian.Uint32(b)
+	}
+	return 0
 }

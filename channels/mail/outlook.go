@@ -3,6 +3,10 @@ package mail
 // Outlook containers: TNEF (winmail.dat, tnef.go) and .msg files (msg.go) both carry a
 // message as MAPI properties. This file holds what the two share: the decoded message,
 // the property bag each reader fills, and the conversion from properties to fields.
+//
+// Not read: a body that exists only as compressed RTF (PR_RTF_COMPRESSED), attachments
+// by reference or as OLE objects, named and multi-valued properties. An encrypted or
+// signed message keeps its smime.p7m as an ordinary attachment.
 
 import (
 	"bytes"
@@ -185,9 +189,12 @@ func mapiString8(b []byte, cp encoding.Encoding) string {
 	}
 	out, err := cp.NewDecoder().Bytes(b)
 	if err != nil {
-		return strings.ToValidUTF8(string(b), "\uFFFD")
+		out = b
 	}
-	return strings.ToValidUTF8(string(out), "\uFFFD")
+	if !utf8.Valid(out) {
+		return strings.ToValidUTF8(string(out), "\uFFFD")
+	}
+	return string(out)
 }
 
 // mapiCodepage maps a Windows codepage number to its encoding; nil when unknown.
@@ -353,6 +360,9 @@ var (
 	errOutlookTooLarge = errors.New("content over the size limit")
 	errOutlookPanic    = errors.New("malformed input")
 )
+
+// propCost is what a kept property is counted as: the memory of its map entry.
+const propCost = 48
 
 // outlookBudget counts decoded bytes against a limit.
 type outlookBudget struct{ left int64 }

@@ -69,58 +69,6 @@ func timeProp(id uint16, t time.Time) fixtureProp {
 	return fixtureProp{id: id, typ: ptSysTime, val: binary.LittleEndian.AppendUint64(nil, ft)}
 }
 
-// messageProps are the MAPI properties of m (not its recipients or attachments).
-func messageProps(m *outlookMessage, fs fixtureStrings) []fixtureProp {
-	ps := []fixtureProp{
-		fs.prop(0x001A, "IPM.Note"), // PR_MESSAGE_CLASS
-		fs.prop(pidSubject, m.Subject),
-		fs.prop(pidSenderName, m.FromName),
-		fs.prop(pidSenderAddrType, "EX"),
-		fs.prop(pidSenderEmail, "/O=GEMEENTE/OU=EXCHANGE ADMINISTRATIVE GROUP/CN=RECIPIENTS/CN=JDEVRIES"),
-		fs.prop(pidSenderSMTPAddress, m.FromAddress),
-		fs.prop(pidInternetMessageID, "<"+m.MessageID+">"),
-		fs.prop(pidBody, m.Text),
-		{id: pidHTML, typ: ptBinary, val: []byte(m.HTML)},
-		longProp(pidInternetCPID, 65001),
-		timeProp(pidClientSubmitTime, m.Date),
-		longProp(0x0E07, 1), // PR_MESSAGE_FLAGS
-		{id: 0x8005, typ: ptInt32, val: le32(7), guid: bytes.Repeat([]byte{0x42}, 16)},
-		{id: 0x0E1D, typ: ptUnicode | ptMulti, multi: [][]byte{utf16z("a"), utf16z("bc")}},
-	}
-	if fs.enc != nil {
-		ps = append(ps, longProp(pidMessageCodepage, fs.cp))
-	}
-	if m.InReplyTo != "" {
-		ps = append(ps, fs.prop(pidInReplyTo, "<"+m.InReplyTo+">"))
-	}
-	if m.TransportHeaders != "" {
-		ps = append(ps, fs.prop(pidTransportHeaders, m.TransportHeaders))
-	}
-	return ps
-}
-
-func recipientProps(addr string, fs fixtureStrings) []fixtureProp {
-	return []fixtureProp{
-		longProp(pidRecipientType, recipientTypeTo),
-		fs.prop(pidDisplayName, strings.Split(addr, "@")[0]),
-		fs.prop(pidAddrType, "SMTP"),
-		fs.prop(pidEmailAddress, addr),
-		fs.prop(pidSMTPAddress, addr),
-	}
-}
-
-func attachmentProps(a *outlookAttachment, fs fixtureStrings) []fixtureProp {
-	if a.Embedded != nil {
-		return []fixtureProp{longProp(pidAttachMethod, attachMethodEmbeddedMsg), fs.prop(pidDisplayName, a.Name)}
-	}
-	return []fixtureProp{
-		longProp(pidAttachMethod, 1),
-		fs.prop(pidAttachLongFilename, a.Name),
-		fs.prop(pidAttachFilename, a.Name),
-		fs.prop(pidAttachMimeTag, a.ContentType),
-	}
-}
-
 // --- TNEF ---
 
 // tnefAttr encodes one attribute with its checksum.
@@ -288,35 +236,22 @@ type cfbLayout struct {
 }
 
 // chain appends data in whole sectors and returns its first sector.
-func (l *cfbLayout) chain(data []byte) uint32 {
+func (l *cfbLayout) chain(data []byte) uint32 { return appendChain(&l.fat, &l.sectors, data, 512) }
+
+// miniChain appends data to the mini stream and returns its first mini sector.
+func (l *cfbLayout) miniChain(data []byte) uint32 { return appendChain(&l.miniFAT, &l.mini, data, 64) }
+
+// appendChain appends data to buf in sectors of size bytes, linked in fat.
+func appendChain(fat *[]uint32, buf *[]byte, data []byte, size int) uint32 {
 	if len(data) == 0 {
 		return cfbEnd
 	}
-	start := uint32(len(l.fat))
-	n := (len(data) + 511) / 512
-	for i := 0; i < n; i++ {
-		next := uint32(len(l.fat) + 1)
-		if i == n-1 {
-			next = cfbEnd
-		}
-		l.fat = append(l.fat, next)
+	start, n := uint32(len(*fat)), (len(data)+size-1)/size
+	for i := 1; i < n; i++ {
+		*fat = append(*fat, uint32(len(*fat)+1))
 	}
-	l.sectors = append(append(l.sectors, data...), make([]byte, n*512-len(data))...)
-	return start
-}
-
-// miniChain appends data to the mini stream and returns its first mini sector.
-func (l *cfbLayout) miniChain(data []byte) uint32 {
-	start := uint32(len(l.miniFAT))
-	n := (len(data) + 63) / 64
-	for i := 0; i < n; i++ {
-		next := uint32(len(l.miniFAT) + 1)
-		if i == n-1 {
-			next = cfbEnd
-		}
-		l.miniFAT = append(l.miniFAT, next)
-	}
-	l.mini = append(append(l.mini, data...), make([]byte, n*64-len(data))...)
+	*fat = append(*fat, cfbEnd)
+	*buf = append(append(*buf, data...), make([]byte, n*size-len(data))...)
 	return start
 }
 

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/instroom/instroom/ingest"
@@ -50,6 +51,31 @@ type Options struct {
 // Parser parses mails. It is safe for concurrent use.
 type Parser struct {
 	opts Options
+	// Buffered readers are reused: one per mail, one per MIME part being read.
+	mailBufs sync.Pool
+	partBufs sync.Pool
+}
+
+const (
+	mailBufSize = 16 << 10
+	partBufSize = 8 << 10 // a delimiter line must fit: boundaries are at most 70 characters
+)
+
+// reader returns a buffered reader of r from pool. It is always a reader of its own:
+// bufio.NewReaderSize would hand back r itself when r is a large enough *bufio.Reader,
+// and releasing that would reset the caller's reader.
+func (p *Parser) reader(pool *sync.Pool, size int, r io.Reader) *bufio.Reader {
+	br, ok := pool.Get().(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(nil, size)
+	}
+	br.Reset(r)
+	return br
+}
+
+func (p *Parser) release(pool *sync.Pool, br *bufio.Reader) {
+	br.Reset(nil)
+	pool.Put(br)
 }
 
 // NewParser returns a mail parser; opts may be nil.
@@ -130,7 +156,8 @@ func (c *counter) Read(b []byte) (int, error) {
 
 func (p *Parser) parse(ctx context.Context, r io.Reader, received time.Time) (in *ingest.Intake, err error) {
 	cnt := &counter{r: r, h: sha256.New(), max: p.opts.MaxBytes}
-	br := bufio.NewReaderSize(cnt, 64<<10)
+	br := p.reader(&p.mailBufs, mailBufSize, cnt)
+	defer p.release(&p.mailBufs, br)
 	w := &walker{p: p}
 	defer func() {
 		if err != nil {
@@ -150,7 +177,12 @@ func (p *Parser) parse(ctx context.Context, r io.Reader, received time.Time) (in
 		return nil, fmt.Errorf("reading mail: %w", err)
 	}
 	first, _ := br.Peek(256)
-	if !looksLikeHeaderLine(firstLine(first)) {
+	line := firstLine(first)
+	if indent := len(line) - len(bytes.TrimLeft(line, " \t")); indent > 0 && looksLikeHeaderLine(line[indent:]) {
+		// White space before the first header line (a careless export): drop it.
+		_, _ = br.Discard(indent)
+		w.rep.add(repairHeader)
+	} else if !looksLikeHeaderLine(line) {
 		return nil, ingest.Permanentf(ingest.ReasonUnparseable, "not an e-mail message: no header section")
 	}
 	h, err := readHeader(br, maxHeaderBytes, &w.rep)
@@ -222,6 +254,9 @@ func (p *Parser) parseMSG(ctx context.Context, w *walker, br *bufio.Reader, cnt 
 	}
 	om, err := readMSG(ra, sp.size, p.opts.MaxBytes)
 	closeRA()
+	if errors.Is(err, errOutlookTooLarge) {
+		return nil, ingest.Permanent(ingest.ReasonTooLarge, err)
+	}
 	if err != nil {
 		return nil, ingest.Permanent(ingest.ReasonUnparseable, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,10 @@ func testOptions() *ingest.MapOptions {
 			{Name: "email", Channels: []string{"email"}, Tasks: []ingest.TaskSpec{ingest.C1199Task(kcc)}},
 		}},
 		Bronorganisatie: "002220647",
+		// The default patterns of mapping.zaak.
+		Zaak: ingest.ZaakOptions{Uppercase: true, Patterns: []*regexp.Regexp{
+			regexp.MustCompile(`(?i)\bzaak-[0-9]{4}-[0-9]{4,10}\b`), regexp.MustCompile(`(?i)\bz-[0-9]{4}-[0-9]{4,10}\b`),
+		}},
 	}
 }
 
@@ -55,6 +60,8 @@ type golden struct {
 
 func TestGolden(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.eml")
+	msgs, _ := filepath.Glob("testdata/*.msg")
+	files = append(files, msgs...)
 	if err != nil || len(files) < 15 {
 		t.Fatalf("want at least 15 test mails, found %d (%v)", len(files), err)
 	}
@@ -64,7 +71,7 @@ func TestGolden(t *testing.T) {
 	}
 	p := mail.NewParser(nil)
 	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".eml")
+		name := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			in, err := p.Parse(ctx, fileItem(f))

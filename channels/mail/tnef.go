@@ -62,7 +62,7 @@ func readTNEF(r io.Reader, maxBytes int64) (m *outlookMessage, err error) {
 	if int64(len(data)) > maxBytes {
 		return nil, fmt.Errorf("tnef: %w", errOutlookTooLarge)
 	}
-	m, err = parseTNEF(data, nil, 0)
+	m, err = parseTNEF(data, nil, 0, &outlookBudget{left: maxBytes})
 	if err != nil {
 		return nil, fmt.Errorf("tnef: %w", err)
 	}
@@ -85,11 +85,13 @@ type tnefMessage struct {
 	props         propBag
 	recips        []propBag
 	attach        []*tnefAttach
+	budget        *outlookBudget
 }
 
 // parseTNEF parses one TNEF stream; cp is the codepage of the enclosing message (nil
-// at the top), depth the nesting of attached messages.
-func parseTNEF(data []byte, cp encoding.Encoding, depth int) (*outlookMessage, error) {
+// at the top), depth the nesting of attached messages. Recipients, attachments and
+// properties are counted against b, so that tiny ones cannot add up to a lot of memory.
+func parseTNEF(data []byte, cp encoding.Encoding, depth int, b *outlookBudget) (*outlookMessage, error) {
 	if depth > maxOutlookDepth {
 		return nil, errors.New("attached messages nested too deep")
 	}
@@ -100,7 +102,7 @@ func parseTNEF(data []byte, cp encoding.Encoding, depth int) (*outlookMessage, e
 	if c.u16(); c.err != nil { // legacy key
 		return nil, errors.New("truncated header")
 	}
-	t := &tnefMessage{props: propBag{}}
+	t := &tnefMessage{props: propBag{}, budget: b}
 	for c.err == nil && len(c.b) > 0 {
 		if bytes.Count(c.b, []byte{0}) == len(c.b) {
 			break // zero padding after the last attribute
@@ -145,7 +147,7 @@ func (t *tnefMessage) messageAttr(id uint16, val []byte) error {
 			t.oemCP = mapiCodepage(int32(binary.LittleEndian.Uint32(val)))
 		}
 	case attMsgProps:
-		p, err := parseMAPIProps(&leReader{b: val})
+		p, err := parseMAPIProps(&leReader{b: val}, t.budget)
 		if err != nil {
 			return fmt.Errorf("reading message properties: %w", err)
 		}
@@ -156,7 +158,10 @@ func (t *tnefMessage) messageAttr(id uint16, val []byte) error {
 		c := &leReader{b: val}
 		n := c.count(4)
 		for i := 0; i < n && c.err == nil; i++ {
-			p, err := parseMAPIProps(c)
+			p, err := parseMAPIProps(c, t.budget)
+			if err == nil {
+				err = t.budget.take(64)
+			}
 			if err != nil {
 				return fmt.Errorf("reading recipients: %w", err)
 			}
@@ -171,6 +176,9 @@ func (t *tnefMessage) messageAttr(id uint16, val []byte) error {
 
 func (t *tnefMessage) attachmentAttr(id uint16, val []byte) error {
 	if id == attAttachRendData || len(t.attach) == 0 {
+		if err := t.budget.take(128); err != nil {
+			return fmt.Errorf("reading attachments: %w", err)
+		}
 		t.attach = append(t.attach, &tnefAttach{props: propBag{}})
 	}
 	a := t.attach[len(t.attach)-1]
@@ -180,7 +188,7 @@ func (t *tnefMessage) attachmentAttr(id uint16, val []byte) error {
 	case attAttachData:
 		a.data = val
 	case attAttachment:
-		p, err := parseMAPIProps(&leReader{b: val})
+		p, err := parseMAPIProps(&leReader{b: val}, t.budget)
 		if err != nil {
 			return fmt.Errorf("reading attachment properties: %w", err)
 		}
@@ -212,7 +220,7 @@ func (t *tnefMessage) decode(parentCP encoding.Encoding, depth int) (*outlookMes
 		}
 	}
 	for _, a := range t.attach {
-		att, err := a.decode(cp, depth)
+		att, err := a.decode(cp, depth, t.budget)
 		if err != nil {
 			return nil, err
 		}
@@ -224,8 +232,8 @@ func (t *tnefMessage) decode(parentCP encoding.Encoding, depth int) (*outlookMes
 }
 
 // decode turns an attachment's attributes into an outlookAttachment; nil when it has
-// neither a name nor content.
-func (a *tnefAttach) decode(cp encoding.Encoding, depth int) (*outlookAttachment, error) {
+// no content (attachments by reference, OLE objects).
+func (a *tnefAttach) decode(cp encoding.Encoding, depth int, b *outlookBudget) (*outlookAttachment, error) {
 	if _, ok := a.props[mapiTag(pidAttachFilename, ptString8)]; !ok && len(a.title) > 0 {
 		a.props[mapiTag(pidAttachFilename, ptString8)] = a.title
 	}
@@ -235,13 +243,13 @@ func (a *tnefAttach) decode(cp encoding.Encoding, depth int) (*outlookAttachment
 		out.Data = b
 	}
 	obj, ok := a.props[mapiTag(pidAttachData, ptObject)]
-	if !ok && len(out.Data) >= 4 && binary.LittleEndian.Uint32(out.Data) == tnefSignature {
+	if method, _ := a.props.int32(pidAttachMethod); !ok && method == attachMethodEmbeddedMsg {
 		obj, ok = out.Data, true
 	}
 	if ok {
 		obj = bytes.TrimPrefix(obj, iidIMessage[:])
 		if len(obj) >= 4 && binary.LittleEndian.Uint32(obj) == tnefSignature {
-			em, err := parseTNEF(obj, cp, depth+1)
+			em, err := parseTNEF(obj, cp, depth+1, b)
 			if err != nil {
 				return nil, fmt.Errorf("reading attached message: %w", err)
 			}
@@ -251,7 +259,7 @@ func (a *tnefAttach) decode(cp encoding.Encoding, depth int) (*outlookAttachment
 			}
 		}
 	}
-	if out.Name == "" && len(out.Data) == 0 && out.Embedded == nil {
+	if len(out.Data) == 0 && out.Embedded == nil {
 		return nil, nil
 	}
 	return out, nil
@@ -272,8 +280,9 @@ func tnefDate(b []byte) time.Time {
 }
 
 // parseMAPIProps reads a counted list of MAPI properties (attMsgProps, attAttachment, a
-// recipient row). Named and multi-valued properties are skipped.
-func parseMAPIProps(c *leReader) (propBag, error) {
+// recipient row), counting each kept one against b. Named and multi-valued properties
+// are skipped.
+func parseMAPIProps(c *leReader, b *outlookBudget) (propBag, error) {
 	p := propBag{}
 	n := c.count(4)
 	for i := 0; i < n && c.err == nil; i++ {
@@ -304,6 +313,9 @@ func parseMAPIProps(c *leReader) (propBag, error) {
 				val = c.bytes(uint32(size))
 			}
 			if v == 0 && !multi && id < 0x8000 {
+				if err := b.take(propCost); err != nil {
+					return nil, err
+				}
 				p[mapiTag(id, base)] = val
 			}
 		}
@@ -328,68 +340,4 @@ func mapiFixedSize(typ uint16) int {
 		return 0
 	}
 	return -1
-}
-
-// leReader reads little-endian values from a byte slice; after the first short read
-// every read returns zero and err is set.
-type leReader struct {
-	b   []byte
-	err error
-}
-
-var errTNEFTruncated = errors.New("truncated")
-
-func (c *leReader) bytes(n uint32) []byte {
-	if c.err != nil || uint64(n) > uint64(len(c.b)) {
-		c.err = errTNEFTruncated
-		return nil
-	}
-	v := c.b[:n:n]
-	c.b = c.b[n:]
-	return v
-}
-
-// padded reads n bytes and skips the padding to the next multiple of 4.
-func (c *leReader) padded(n uint32) []byte {
-	v := c.bytes(n)
-	if pad := (4 - n%4) % 4; c.err == nil && pad > 0 {
-		if uint32(len(c.b)) < pad {
-			c.b = nil // tolerate missing padding at the very end
-		} else {
-			c.b = c.b[pad:]
-		}
-	}
-	return v
-}
-
-// count reads a 32-bit element count and checks that that many elements of at least
-// min bytes each can still follow.
-func (c *leReader) count(min int) int {
-	n := c.u32()
-	if c.err == nil && uint64(n)*uint64(min) > uint64(len(c.b)) {
-		c.err = errTNEFTruncated
-		return 0
-	}
-	return int(n)
-}
-
-func (c *leReader) u8() uint8 {
-	if b := c.bytes(1); b != nil {
-		return b[0]
-	}
-	return 0
-}
-
-func (c *leReader) u16() uint16 {
-	if b := c.bytes(2); b != nil {
-		return binary.LittleEndian.Uint16(b)
-	}
-	return 0
-}
-
-func (c *leReader) u32() uint32 {
-	if b := c.bytes(4); b != nil {
-		return binary.LittleEndian.Uint32(b)
-	}
-	return 0
 }

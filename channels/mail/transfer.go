@@ -1,9 +1,9 @@
 package mail
 
 import (
-	"bufio"
 	"bytes"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -12,10 +12,9 @@ import (
 // error: damage is repaired and reported in rep. Errors of r itself are passed on.
 //
 //   - "", 7bit, 8bit, binary: r as is.
-//   - base64 (also "base-64", "base 64", "b64": repairEncoding): tolerant streaming decoding,
-//     see b64Reader.
-//   - quoted-printable (also "quotedprintable", "qp": repairEncoding): see qpReader.
-//   - x-uuencode, uuencode, x-uue: see uuReader.
+//   - base64 (also "base-64", "base 64", "b64": repairEncoding): see b64Decoder.
+//   - quoted-printable (also "quotedprintable", "qp": repairEncoding): see qpDecoder.
+//   - x-uuencode, uuencode, x-uue: see uuDecoder.
 //   - anything else: r as is, repairEncoding.
 func transferDecoder(r io.Reader, cte string, rep *repairs) io.Reader {
 	c := strings.ToLower(strings.TrimSpace(cte))
@@ -26,23 +25,64 @@ func transferDecoder(r io.Reader, cte string, rep *repairs) io.Reader {
 	switch c {
 	case "", "7bit", "8bit", "binary":
 		return r
-	case "base64":
-		return newB64Reader(r, rep)
-	case "quoted-printable":
-		return newQPReader(r, rep)
-	case "x-uuencode", "uuencode", "x-uue", "uue":
-		return &uuReader{br: bufio.NewReaderSize(r, 4096), rep: rep}
+	case "base64", "quoted-printable", "x-uuencode", "uuencode", "x-uue", "uue":
+	default:
+		rep.add(repairEncoding)
 	}
-	rep.add(repairEncoding)
 	switch compactLabel(c) {
 	case "base64", "b64", "xbase64":
-		return newB64Reader(r, rep)
+		return &decodeReader{src: r, dec: &b64Decoder{rep: rep}}
 	case "quotedprintable", "qp", "xquotedprintable":
-		return newQPReader(r, rep)
-	case "xuuencode", "uuencode", "xuue":
-		return &uuReader{br: bufio.NewReaderSize(r, 4096), rep: rep}
+		return &decodeReader{src: r, dec: &qpDecoder{rep: rep}}
+	case "xuuencode", "uuencode", "xuue", "uue":
+		return &decodeReader{src: r, dec: &uuDecoder{rep: rep}}
 	}
 	return r
+}
+
+// chunkDecoder decodes a stream a chunk at a time.
+type chunkDecoder interface {
+	decode(out, in []byte) []byte // appends the decoding of in to out
+	finish(out []byte) []byte     // appends what is left at the end of the input
+}
+
+// decodeReader reads src through a chunkDecoder, in O(1) memory.
+type decodeReader struct {
+	src   io.Reader
+	dec   chunkDecoder
+	in    []byte
+	out   []byte
+	op    int
+	err   error // of src; io.EOF after the decoder finished
+	empty int   // reads in a row that returned nothing
+}
+
+func (d *decodeReader) Read(p []byte) (int, error) {
+	for d.op == len(d.out) {
+		if d.err != nil {
+			return 0, d.err
+		}
+		if d.in == nil {
+			d.in = make([]byte, 32<<10)
+		}
+		n, err := d.src.Read(d.in)
+		d.out, d.op = d.dec.decode(d.out[:0], d.in[:n]), 0
+		switch {
+		case err == io.EOF:
+			d.out, d.err = d.dec.finish(d.out), err
+		case err != nil:
+			d.err = err
+		case n == 0:
+			if d.empty++; d.empty > 100 {
+				d.err = io.ErrNoProgress
+			}
+		default:
+			d.empty = 0
+		}
+	}
+	n := copy(p, d.out[d.op:])
+	d.op += n
+	return n, nil
 }
 
 // b64Table maps a byte to its base64 value (the standard and the URL-safe alphabet), or to
@@ -136,151 +176,86 @@ func (st *b64State) flush(dst []byte) int {
 	return n
 }
 
-// decodeBase64 decodes a whole base64 text tolerantly. damaged reports junk, lost bits or
-// a final quantum without padding.
-func decodeBase64(s string) (out []byte, damaged bool) {
-	var st b64State
-	out = make([]byte, len(s)/4*3+3)
-	nd, _ := st.decode(out, []byte(s))
-	truncated := st.n != 0
-	nd += st.flush(out[nd:])
-	return out[:nd], truncated || st.junk || st.lost
+// b64Decoder is a tolerant streaming base64 decoder: every byte outside the alphabets is
+// skipped (junk other than white space: repairEncoding), '=' ends a quantum and decoding
+// goes on after it, and a final incomplete quantum (truncated base64) gives the whole bytes
+// it holds (repairTruncated).
+type b64Decoder struct {
+	st  b64State
+	rep *repairs
 }
 
-// b64Reader is a streaming tolerant base64 decoder in O(1) memory.
-type b64Reader struct {
-	src        io.Reader
-	rep        *repairs
-	st         b64State
-	buf        []byte
-	r, w       int
-	tail       [3]byte // decoded bytes for a Read shorter than one quantum
-	tr, tw     int
-	err        error // sticky error of src
-	finished   bool
-	emptyReads int
+func (b *b64Decoder) decode(out, in []byte) []byte {
+	for len(in) > 0 {
+		out = slices.Grow(out, len(in)/4*3+6)
+		nd, ns := b.st.decode(out[len(out):cap(out)], in)
+		out, in = out[:len(out)+nd], in[ns:]
+	}
+	if b.st.junk || b.st.lost {
+		b.rep.add(repairEncoding)
+	}
+	return out
 }
 
-func newB64Reader(r io.Reader, rep *repairs) *b64Reader {
-	return &b64Reader{src: r, rep: rep, buf: make([]byte, 32<<10)}
+func (b *b64Decoder) finish(out []byte) []byte {
+	if b.st.n != 0 {
+		b.rep.add(repairTruncated)
+	}
+	var tail [3]byte
+	out = append(out, tail[:b.st.flush(tail[:])]...)
+	if b.st.lost {
+		b.rep.add(repairEncoding)
+	}
+	return out
 }
 
-func (b *b64Reader) Read(p []byte) (int, error) {
-	if b.tr < b.tw {
-		n := copy(p, b.tail[b.tr:b.tw])
-		b.tr += n
-		return n, nil
-	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	if len(p) >= 3 {
-		return b.read(p)
-	}
-	n, err := b.read(b.tail[:])
-	b.tr, b.tw = 0, n
-	if n == 0 {
-		return 0, err
-	}
-	k := copy(p, b.tail[:n])
-	b.tr = k
-	return k, nil
-}
-
-// read fills p (len(p) >= 3) with at least one decoded byte, or returns the end.
-func (b *b64Reader) read(p []byte) (int, error) {
-	for {
-		if b.r < b.w {
-			nd, ns := b.st.decode(p, b.buf[b.r:b.w])
-			b.r += ns
-			if b.st.junk || b.st.lost {
-				b.rep.add(repairEncoding)
-			}
-			if nd > 0 {
-				return nd, nil
-			}
-			continue
-		}
-		if b.err != nil {
-			return b.end(p)
-		}
-		b.fill()
-	}
-}
-
-func (b *b64Reader) fill() {
-	b.r, b.w = 0, 0
-	n, err := b.src.Read(b.buf)
-	b.w = n
-	switch {
-	case err != nil:
-		b.err = err
-	case n == 0:
-		if b.emptyReads++; b.emptyReads > 100 {
-			b.err = io.ErrNoProgress
-		}
-	default:
-		b.emptyReads = 0
-	}
-}
-
-// end writes the bytes of a final incomplete quantum (truncated base64, repairTruncated)
-// and then returns the error that ended src.
-func (b *b64Reader) end(p []byte) (int, error) {
-	if b.finished || b.err != io.EOF {
-		return 0, b.err
-	}
-	b.finished = true
-	if b.st.n == 0 {
-		return 0, io.EOF
-	}
-	b.rep.add(repairTruncated)
-	if n := b.st.flush(p); n > 0 {
-		return n, nil
-	}
-	b.rep.add(repairEncoding)
-	return 0, io.EOF
-}
-
-// uuReader decodes uuencode: the data lines between "begin <mode> <name>" and "end".
+// uuDecoder decodes uuencode: the data lines between "begin <mode> <name>" and "end".
 // Text before begin is skipped; data without a begin line is decoded anyway
 // (repairEncoding), as is a line with bytes outside the uuencode range; a missing "end"
-// adds repairTruncated. Anything after "end" is not read.
-type uuReader struct {
-	br    *bufio.Reader
+// adds repairTruncated. What follows "end" is read and dropped.
+type uuDecoder struct {
 	rep   *repairs
-	out   []byte
-	op    int
-	state int // 0 before begin, 1 in data, 2 after end
-	err   error
+	line  []byte // the line being read, at most uuMaxLine bytes of it
+	state int    // 0 before begin, 1 in data, 2 after end
 }
 
-func (u *uuReader) Read(p []byte) (int, error) {
-	for u.op == len(u.out) {
-		if u.state == 2 || u.err != nil {
-			if u.err == nil || u.err == io.EOF {
-				return 0, io.EOF
-			}
-			return 0, u.err
+const uuMaxLine = 1024
+
+func (u *uuDecoder) decode(out, in []byte) []byte {
+	for len(in) > 0 {
+		i := bytes.IndexByte(in, '\n')
+		chunk := in
+		if i >= 0 {
+			chunk, in = in[:i], in[i+1:]
+		} else {
+			in = nil
 		}
-		u.out, u.op = u.out[:0], 0
-		line, err := readLimitedLine(u.br, 1024)
-		u.line(bytes.TrimRight(line, "\r\n"))
-		if err != nil {
-			u.err = err
-			if err == io.EOF && u.state == 1 {
-				u.rep.add(repairTruncated)
-			}
+		if room := uuMaxLine - len(u.line); room > 0 {
+			u.line = append(u.line, chunk[:min(room, len(chunk))]...)
+		}
+		if i >= 0 {
+			out = u.handle(out, bytes.TrimRight(u.line, "\r"))
+			u.line = u.line[:0]
 		}
 	}
-	n := copy(p, u.out[u.op:])
-	u.op += n
-	return n, nil
+	return out
 }
 
-func (u *uuReader) line(line []byte) {
+func (u *uuDecoder) finish(out []byte) []byte {
+	if len(u.line) > 0 {
+		out = u.handle(out, bytes.TrimRight(u.line, "\r"))
+	}
+	if u.state == 1 {
+		u.rep.add(repairTruncated)
+	}
+	return out
+}
+
+// handle handles one line.
+func (u *uuDecoder) handle(out, line []byte) []byte {
 	trimmed := bytes.TrimSpace(line)
 	switch {
+	case u.state == 2:
 	case u.state == 0 && bytes.HasPrefix(trimmed, []byte("begin ")):
 		u.state = 1
 	case u.state == 1 && string(trimmed) == "end":
@@ -289,12 +264,13 @@ func (u *uuReader) line(line []byte) {
 	case u.state == 0 && uuDataLine(line):
 		u.rep.add(repairEncoding)
 		u.state = 1
-		u.data(line)
+		return u.data(out, line)
 	case u.state == 0:
 		u.rep.add(repairEncoding)
 	default:
-		u.data(line)
+		return u.data(out, line)
 	}
+	return out
 }
 
 // uuDataLine reports whether line is a uuencode data line of the length its first
@@ -308,10 +284,10 @@ func uuDataLine(line []byte) bool {
 	return n > 0 && len(line)-1 >= want && len(line)-1 <= want+2
 }
 
-func (u *uuReader) data(line []byte) {
+func (u *uuDecoder) data(out, line []byte) []byte {
 	if line[0] < 0x20 || line[0] > 0x60 {
 		u.rep.add(repairEncoding)
-		return
+		return out
 	}
 	n, chars := int(line[0]-0x20)&63, line[1:]
 	for got := 0; got < n; got += 3 {
@@ -331,79 +307,25 @@ func (u *uuReader) data(line []byte) {
 		} else {
 			chars = nil
 		}
-		u.out = append(u.out, []byte{byte(v >> 16), byte(v >> 8), byte(v)}[:min(3, n-got)]...)
+		out = append(out, []byte{byte(v >> 16), byte(v >> 8), byte(v)}[:min(3, n-got)]...)
 	}
+	return out
 }
 
-// readLimitedLine reads one line including its '\n', keeping at most keep bytes of it (a
-// copy) and discarding the rest.
-func readLimitedLine(br *bufio.Reader, keep int) ([]byte, error) {
-	var line []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if room := keep - len(line); room > 0 {
-			line = append(line, chunk[:min(room, len(chunk))]...)
-		}
-		if err != bufio.ErrBufferFull {
-			return line, err
-		}
-	}
-}
-
-// qpReader is a tolerant streaming quoted-printable decoder. Soft line breaks ("=" at the
+// qpDecoder is a tolerant streaming quoted-printable decoder. Soft line breaks ("=" at the
 // end of a line, also with white space after it) are removed, "=XX" is decoded in either
 // case, white space at the end of a line is removed (RFC 2045 §6.7), and an "=" that does
 // not start a valid escape is kept literally (repairEncoding).
-type qpReader struct {
-	src        io.Reader
-	rep        *repairs
-	st         qpState
-	in, out    []byte
-	op         int
-	err        error
-	emptyReads int
-}
-
-func newQPReader(r io.Reader, rep *repairs) *qpReader {
-	return &qpReader{src: r, rep: rep, in: make([]byte, 16<<10)}
-}
-
-func (q *qpReader) Read(p []byte) (int, error) {
-	for q.op == len(q.out) {
-		if q.err != nil {
-			return 0, q.err
-		}
-		q.out, q.op = q.out[:0], 0
-		n, err := q.src.Read(q.in)
-		q.out = q.st.decode(q.out, q.in[:n])
-		switch {
-		case err != nil:
-			q.out = q.st.finish(q.out)
-			q.err = err
-		case n == 0:
-			if q.emptyReads++; q.emptyReads > 100 {
-				q.err = io.ErrNoProgress
-			}
-		default:
-			q.emptyReads = 0
-		}
-		if q.st.bad {
-			q.rep.add(repairEncoding)
-		}
-	}
-	n := copy(p, q.out[q.op:])
-	q.op += n
-	return n, nil
-}
-
-// qpState is the state of the quoted-printable decoder between input chunks.
-type qpState struct {
+type qpDecoder struct {
+	rep  *repairs
 	esc  int    // qpText, or where in an escape the decoder is
 	hex  byte   // the first hex digit of "=XY"
 	ws   []byte // white space not yet known to be at the end of a line
-	bad  bool
 	wbuf [64]byte
 }
+
+// bad reports a broken escape.
+func (st *qpDecoder) bad() { st.rep.add(repairEncoding) }
 
 const (
 	qpText  = iota
@@ -414,7 +336,7 @@ const (
 	qpMaxWS = 1024
 )
 
-func (st *qpState) decode(out, in []byte) []byte {
+func (st *qpDecoder) decode(out, in []byte) []byte {
 	for i := 0; i < len(in); i++ {
 		if st.esc == qpText && len(st.ws) == 0 {
 			j := i
@@ -434,7 +356,7 @@ func (st *qpState) decode(out, in []byte) []byte {
 func qpSpecial(c byte) bool { return c == '=' || c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // step handles one byte; a byte that ends a broken escape is handled again as text.
-func (st *qpState) step(out []byte, c byte) []byte {
+func (st *qpDecoder) step(out []byte, c byte) []byte {
 	switch st.esc {
 	case qpEq:
 		switch {
@@ -451,14 +373,15 @@ func (st *qpState) step(out []byte, c byte) []byte {
 			st.esc, st.ws = qpEqWS, append(st.wbuf[:0], c)
 			return out
 		}
-		st.bad, st.esc = true, qpText
+		st.esc = qpText
+		st.bad()
 		out = append(out, '=')
 	case qpHex:
 		st.esc = qpText
 		if h := unhex(c); h < 16 {
 			return append(out, unhex(st.hex)<<4|h)
 		}
-		st.bad = true
+		st.bad()
 		out = append(out, '=', st.hex)
 	case qpEqCR:
 		st.esc = qpText
@@ -478,14 +401,15 @@ func (st *qpState) step(out []byte, c byte) []byte {
 			}
 			return out
 		}
-		st.bad, st.esc = true, qpText
+		st.esc = qpText
+		st.bad()
 		out = append(append(out, '='), st.ws...)
 		st.ws = st.ws[:0]
 	}
 	return st.text(out, c)
 }
 
-func (st *qpState) text(out []byte, c byte) []byte {
+func (st *qpDecoder) text(out []byte, c byte) []byte {
 	switch c {
 	case ' ', '\t':
 		if len(st.ws) >= qpMaxWS {
@@ -512,24 +436,11 @@ func (st *qpState) text(out []byte, c byte) []byte {
 
 // finish ends the input: an "=" at the very end is a soft line break, white space at the
 // end is dropped, and half an escape is kept literally.
-func (st *qpState) finish(out []byte) []byte {
+func (st *qpDecoder) finish(out []byte) []byte {
 	if st.esc == qpHex {
-		st.bad = true
+		st.bad()
 		out = append(out, '=', st.hex)
 	}
 	st.esc, st.ws = qpText, st.ws[:0]
 	return out
-}
-
-// unhex returns the value of a hex digit (either case), or 255.
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10
-	}
-	return 255
 }

@@ -76,6 +76,9 @@ func (w *walker) entity(br *bufio.Reader, h header, depth int) error {
 			return nil
 		}
 		return w.multipart(br, mt, params, depth)
+	case (mt == "message/rfc822" || mt == "message/global") && depth == 0:
+		// The whole mail is a forwarded message: its text and attachments are the mail's.
+		return w.inner(body(), depth)
 	case isSMIMESigned(mt, params, name):
 		return w.smimeSigned(body(), name, mt, depth)
 	case isSMIMEEncrypted(mt, params, name):
@@ -129,18 +132,7 @@ func (w *walker) multipart(br *bufio.Reader, mt string, params map[string]string
 				continue // the version part (application/pgp-encrypted)
 			}
 		}
-		pbr := bufio.NewReaderSize(part, 32<<10)
-		ph, err := readHeader(pbr, maxHeaderBytes, &w.rep)
-		if err != nil {
-			return err
-		}
-		if mt == "multipart/encrypted" {
-			if err := w.attachment(transferDecoder(pbr, ph.Get("Content-Transfer-Encoding"), &w.rep), "versleuteld-bericht.asc", "application/pgp-encrypted"); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := w.entity(pbr, ph, depth+1); err != nil {
+		if err := w.part(part, mt, i, depth); err != nil {
 			return err
 		}
 		if err := part.drain(); err != nil {
@@ -151,6 +143,23 @@ func (w *walker) multipart(br *bufio.Reader, mt string, params map[string]string
 		w.rep.add(repairMIME)
 	}
 	return nil
+}
+
+// part reads one part of a multipart entity of type mt; i is its index.
+func (w *walker) part(part *partReader, mt string, i, depth int) error {
+	pbr := w.p.reader(&w.p.partBufs, partBufSize, part)
+	defer w.p.release(&w.p.partBufs, pbr)
+	ph, err := readHeader(pbr, maxHeaderBytes, &w.rep)
+	if err != nil {
+		return err
+	}
+	if mt == "multipart/digest" && !ph.Has("Content-Type") {
+		ph.fields = append(ph.fields, field{Key: "Content-Type", Value: "message/rfc822"}) // RFC 2046 §5.1.5
+	}
+	if mt == "multipart/encrypted" {
+		return w.attachment(transferDecoder(pbr, ph.Get("Content-Transfer-Encoding"), &w.rep), "versleuteld-bericht.asc", "application/pgp-encrypted")
+	}
+	return w.entity(pbr, ph, depth+1)
 }
 
 // text reads a text body into memory (up to maxTextBytes; the original keeps the rest).
@@ -213,4 +222,15 @@ func nonEmpty(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// inner walks a message carried as the body of an entity.
+func (w *walker) inner(r io.Reader, depth int) error {
+	br := w.p.reader(&w.p.partBufs, partBufSize, r)
+	defer w.p.release(&w.p.partBufs, br)
+	h, err := readHeader(br, maxHeaderBytes, &w.rep)
+	if err != nil {
+		return err
+	}
+	return w.entity(br, h, depth+1)
 }

@@ -85,11 +85,11 @@ func isLinearSpace(s string) bool {
 
 // plainHeaderText is header text outside encoded words: 8-bit bytes as UTF-8 where valid,
 // else Windows-1252 (no note), line breaks removed (unfolding), C0 controls other than TAB
-// removed (repairControl).
+// and DEL removed (repairControl).
 func plainHeaderText(s string, r *repairs) string {
 	clean := utf8.ValidString(s)
 	for i := 0; clean && i < len(s); i++ {
-		clean = s[i] >= ' ' || s[i] == '\t'
+		clean = (s[i] >= ' ' || s[i] == '\t') && s[i] != 0x7f
 	}
 	if clean {
 		return s
@@ -101,7 +101,7 @@ func plainHeaderText(s string, r *repairs) string {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '\r' || c == '\n':
-		case c < ' ' && c != '\t':
+		case c < ' ' && c != '\t' || c == 0x7f:
 			r.add(repairControl)
 		default:
 			b.WriteByte(c)
@@ -235,4 +235,28 @@ func decodeQ(s string) (out []byte, damaged bool) {
 		}
 	}
 	return out, damaged
+}
+
+// decodeBase64 decodes a whole base64 text tolerantly. damaged reports junk, lost bits or
+// a final quantum without padding.
+func decodeBase64(s string) (out []byte, damaged bool) {
+	var st b64State
+	out = make([]byte, len(s)/4*3+3)
+	nd, _ := st.decode(out, []byte(s))
+	truncated := st.n != 0
+	nd += st.flush(out[nd:])
+	return out[:nd], truncated || st.junk || st.lost
+}
+
+// unhex returns the value of a hex digit (either case), or 255.
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10
+	}
+	return 255
 }

@@ -7,7 +7,7 @@ import (
 	"golang.org/x/text/encoding/japanese"
 )
 
-func TestDecodeHeaderText(t *testing.T) {
+func TestWordsDecodeHeaderText(t *testing.T) {
 	// "één" split inside the first "é" (C3 A9) across two words.
 	raw := []byte("één vraag")
 	split := "=?utf-8?B?" + base64.StdEncoding.EncodeToString(raw[:1]) + "?= =?UTF-8?B?" + base64.StdEncoding.EncodeToString(raw[1:]) + "?="
@@ -47,7 +47,7 @@ func TestDecodeHeaderText(t *testing.T) {
 		{"empty charset", "=??Q?abc?=", "abc", repairWords},
 		{"unknown charset", "=?x-foo?Q?caf=E9?=", "café", repairCharsetUnknown},
 		{"charset lied", "=?utf-8?Q?caf=E9?=", "café", repairCharset},
-		{"control", "a\x01b", "ab", repairControl},
+		{"control", "a\x01b\x7f", "ab", repairControl},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
