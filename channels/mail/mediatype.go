@@ -21,7 +21,8 @@ import (
 //     message/rfc822, another type application/octet-stream; a type with junk after it
 //     or more than one '/' is cut;
 //   - junk after a value, a parameter without a value, an unterminated quoted string, bad
-//     RFC 2231 sections or escapes, and a trailing ';'.
+//     RFC 2231 sections or escapes. Tspecials in an unquoted value and a trailing ';' are read
+//     without a note: every client reads them alike, nothing is in doubt.
 func parseMediaType(v string, r *repairs) (mt string, params map[string]string) {
 	p := &mtParser{s: v, r: r, params: map[string]string{}}
 	mt = p.mediaType()
@@ -195,8 +196,7 @@ func (p *mtParser) semicolon() {
 	}
 	p.i++
 	if strings.Trim(p.s[p.i:], " \t\r\n") == "" {
-		p.damaged() // trailing ';'
-		p.i = len(p.s)
+		p.i = len(p.s) // a trailing ';': common and harmless, no note
 	}
 }
 
@@ -270,10 +270,14 @@ func (p *mtParser) value() string {
 		save := p.i
 		p.space()
 		if p.i < len(p.s) && p.s[p.i] != ';' && !p.startsParam() {
-			// tspecials, white space or 8-bit bytes in an unquoted value: up to the ';'
+			// tspecials, white space or 8-bit bytes in an unquoted value: up to the ';'.
+			// Tspecials alone (Outlook Express's boundary=----=_NextPart_...) are read
+			// the same by every client: no note. White space makes the value a guess.
 			p.i = save
 			v = strings.TrimRight(v+p.toSemicolon(), " \t\r\n")
-			p.damaged()
+			if strings.ContainsAny(v, " \t") {
+				p.damaged()
+			}
 		}
 	}
 	if v == "" {

@@ -47,9 +47,9 @@ func TestParseMediaType(t *testing.T) {
 		{"8-bit in quotes", "attachment; filename=\"\xc3\xa9.pdf\"", "attachment", "filename=é.pdf", 0},
 		{"windows-1252 in quotes", "attachment; filename=\"caf\xe9.pdf\"", "attachment", "filename=café.pdf", 0},
 		// Damaged: repairMIME.
-		{"Outlook Express boundary", "multipart/alternative; boundary=----=_NextPart_000_0012_01D2", "multipart/alternative", "boundary=----=_NextPart_000_0012_01D2", repairMIME},
+		{"Outlook Express boundary", "multipart/alternative; boundary=----=_NextPart_000_0012_01D2", "multipart/alternative", "boundary=----=_NextPart_000_0012_01D2", 0}, // read alike by every client: no note
 		{"boundary with space", "multipart/mixed; boundary=abc def", "multipart/mixed", "boundary=abc def", repairMIME},
-		{"boundary with / and ?", "multipart/mixed; boundary=a/b?c; x=y", "multipart/mixed", "boundary=a/b?c;x=y", repairMIME},
+		{"boundary with / and ?", "multipart/mixed; boundary=a/b?c; x=y", "multipart/mixed", "boundary=a/b?c;x=y", 0}, // read alike by every client: no note
 		{"missing ; after type", "text/plain charset=utf-8", "text/plain", "charset=utf-8", repairMIME},
 		{"missing ; between params", "text/plain; charset=utf-8 format=flowed", "text/plain", "charset=utf-8;format=flowed", repairMIME},
 		{"duplicate", "text/plain; charset=utf-8; CHARSET=iso-8859-1", "text/plain", "charset=utf-8", repairMIME},
@@ -61,13 +61,13 @@ func TestParseMediaType(t *testing.T) {
 		{"junk after value", `text/plain; charset="utf-8" junk`, "text/plain", "charset=utf-8", repairMIME},
 		{"junk after type", "text/html junk; charset=utf-8", "text/html", "charset=utf-8", repairMIME},
 		{"quoted type", `"text/html"; charset=utf-8`, "text/html", "charset=utf-8", repairMIME},
-		{"trailing ;", "text/plain; charset=utf-8;", "text/plain", "charset=utf-8", repairMIME},
+		{"trailing ;", "text/plain; charset=utf-8;", "text/plain", "charset=utf-8", 0}, // read alike by every client: no note
 		{"double ;", "text/plain;; charset=utf-8", "text/plain", "charset=utf-8", repairMIME},
 		{"param without value", "text/html;iso-8859-1", "text/html", "", repairMIME},
 		{"empty value", "text/html; charset=", "text/html", "charset=", repairMIME},
 		{"unterminated quote", `attachment; filename="rapport.pdf`, "attachment", "filename=rapport.pdf", repairMIME},
-		{"unquoted RFC 2047", "attachment; filename==?utf-8?B?w6nDqW4ucGRm?=", "attachment", "filename=één.pdf", repairMIME},
-		{"unquoted 8-bit", "attachment; filename=\xc3\xa9\xc3\xa9n.pdf", "attachment", "filename=één.pdf", repairMIME},
+		{"unquoted RFC 2047", "attachment; filename==?utf-8?B?w6nDqW4ucGRm?=", "attachment", "filename=één.pdf", 0}, // read alike by every client: no note
+		{"unquoted 8-bit", "attachment; filename=\xc3\xa9\xc3\xa9n.pdf", "attachment", "filename=één.pdf", 0},       // read alike by every client: no note
 		{"no type", "charset=utf-8", "", "charset=utf-8", repairMIME},
 		{"RFC 2231 bad escape", "attachment; filename*=utf-8''%ZZ.pdf", "attachment", "filename=%ZZ.pdf", repairMIME},
 		{"RFC 2231 gap", "attachment; filename*0=a; filename*2=c", "attachment", "filename=ac", repairMIME},

@@ -49,8 +49,6 @@ func (r *repairs) add(k repair) {
 	}
 }
 
-func (r *repairs) has(k repair) bool { return r != nil && r.set&k != 0 }
-
 // notes returns the note of every repair made, in a fixed order.
 func (r *repairs) notes() []string {
 	if r == nil || r.set == 0 {

@@ -66,7 +66,6 @@ func (w *walker) entity(br *bufio.Reader, h header, depth int) error {
 	if name == "" {
 		name = params["name"]
 	}
-	name = decodeHeaderText(name, &w.rep)
 	body := func() io.Reader { return transferDecoder(br, h.Get("Content-Transfer-Encoding"), &w.rep) }
 
 	switch {
