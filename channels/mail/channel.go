@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -27,9 +28,23 @@ var Descriptor = ingest.Channel{
 }
 
 type mailRuntime struct {
-	env      ingest.Env
-	settings ChannelSettings
-	parser   *Parser
+	env       ingest.Env
+	settings  ChannelSettings
+	parser    *Parser
+	spoolOnce sync.Once
+}
+
+// prepareSpool creates the spool directory and removes what a killed worker left in it.
+// At start nothing is in flight, and one worker owns its data_dir.
+func prepareSpool(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("creating spool directory: %w", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "instroom-*"))
+	for _, f := range left {
+		os.Remove(f)
+	}
+	return nil
 }
 
 func setup(env ingest.Env, decode ingest.Decoder) (ingest.Runtime, error) {
@@ -68,8 +83,10 @@ func (rt *mailRuntime) Sources(ctx context.Context, sc ingest.SourceConfig) ([]i
 		return nil, fmt.Errorf("%s.processed_folder, failed_folder: only for type maildir (IMAP: imap.processed_folder)", sc.At)
 	}
 	if !rt.env.CheckOnly && rt.parser.opts.SpoolDir != "" {
-		if err := os.MkdirAll(rt.parser.opts.SpoolDir, 0o750); err != nil {
-			return nil, fmt.Errorf("creating spool directory: %w", err)
+		var err error
+		rt.spoolOnce.Do(func() { err = prepareSpool(rt.parser.opts.SpoolDir) })
+		if err != nil {
+			return nil, err
 		}
 	}
 	drop := func(zone ingest.DropZone) []ingest.NamedSource {
