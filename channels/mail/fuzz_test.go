@@ -12,9 +12,11 @@ import (
 )
 
 // FuzzParse checks that any input either fails with a permanent error or becomes a
-// registration that Open Klant accepts.
+// registration that Open Klant accepts, within the parser's time bound.
+//
+//	go test ./channels/mail -run '^$' -fuzz '^FuzzParse$' -fuzztime 10m
 func FuzzParse(f *testing.F) {
-	for _, pat := range []string{"testdata/*.eml", "testdata/notmail/*"} {
+	for _, pat := range []string{"testdata/*.eml", "testdata/*.msg", "testdata/notmail/*"} {
 		files, _ := filepath.Glob(pat)
 		for _, file := range files {
 			if b, err := os.ReadFile(file); err == nil {
@@ -30,6 +32,10 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("ParseBytes error %v is not permanent", err)
 			}
 			return
+		}
+		defer in.Cleanup()
+		if in.Original.Size != int64(len(raw)) {
+			t.Fatalf("original size %d, want %d", in.Original.Size, len(raw))
 		}
 		m, err := ingest.Map(in, testOptions())
 		if err != nil {

@@ -15,8 +15,12 @@ import (
 // intakeServer is the one HTTP server of the vendor intake API. Channels contribute its
 // routes (ingest.Runtime.Routes); none of them opens a listener of its own.
 type intakeServer struct {
-	srv *http.Server
+	srv  *http.Server
+	addr net.Addr
 }
+
+// Addr is the address the server listens on (nil when it is off).
+func (s *intakeServer) Addr() net.Addr { return s.addr }
 
 // startIntake serves the channels' routes on intake.listen (nothing when it is empty).
 func startIntake(ctx context.Context, c *config.Config, cs *channelSet, log *slog.Logger) (*intakeServer, error) {
@@ -35,7 +39,7 @@ func startIntake(ctx context.Context, c *config.Config, cs *channelSet, log *slo
 	if err != nil {
 		return nil, fmt.Errorf("intake endpoint: %w", err)
 	}
-	s := &intakeServer{srv: &http.Server{
+	s := &intakeServer{addr: ln.Addr(), srv: &http.Server{
 		Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}}
