@@ -14,7 +14,7 @@ import (
 // FuzzParse checks that any input either fails with a permanent error or becomes a
 // registration that Open Klant accepts, within the parser's time bound.
 //
-//	go test ./channels/mail -run '^$' -fuzz '^FuzzParse$' -fuzztime 10m
+//	go test ./channels/mail -run '^$' -fuzz '^FuzzParse$' -fuzztime 10m -fuzzminimizetime 50x
 func FuzzParse(f *testing.F) {
 	for _, pat := range []string{"testdata/*.eml", "testdata/*.msg", "testdata/notmail/*"} {
 		files, _ := filepath.Glob(pat)
