@@ -55,8 +55,12 @@ func (w *walker) smimeSigned(r io.Reader, name, mt string, depth int) error {
 	}
 	inner, err := signedContent(b)
 	if err != nil {
-		// Not signed data after all (or damaged): keep it as it came.
-		w.rep.add(repairMIME)
+		// Encrypted (a .p7m without smime-type), or damaged: keep it as it came.
+		if isEnveloped(b) {
+			w.rep.add(noteEncrypted)
+		} else {
+			w.rep.add(repairMIME)
+		}
 		return w.attachment(bytes.NewReader(b), nonEmpty(name, "smime.p7m"), mt)
 	}
 	w.rep.add(noteSigned)
@@ -155,4 +159,19 @@ func signedContent(b []byte) ([]byte, error) {
 	return berOctets(os)
 }
 
-var oidSignedData = []byte{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02}
+var (
+	oidSignedData        = []byte{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02}
+	oidEnvelopedData     = []byte{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03}
+	oidAuthEnvelopedData = []byte{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x17}
+)
+
+// isEnveloped reports whether b is a CMS ContentInfo of (auth)enveloped, that is
+// encrypted, data.
+func isEnveloped(b []byte) bool {
+	ci, _, err := berNext(b)
+	if err != nil || ci.tag != 0x30 {
+		return false
+	}
+	oid, _, err := berNext(ci.content)
+	return err == nil && oid.tag == 0x06 && (bytes.Equal(oid.content, oidEnvelopedData) || bytes.Equal(oid.content, oidAuthEnvelopedData))
+}
