@@ -218,11 +218,30 @@ func (s Source) MarshalYAML() (any, error) {
 	return out, nil
 }
 
-// Intake configures the HTTP server of the vendor intake API.
+// Intake configures the vendor intake API and the vendors that deliver items.
 type Intake struct {
 	// Listen is the address to serve on; empty disables the API.
 	Listen string `yaml:"listen"`
 	TLS    *TLS   `yaml:"tls"`
+	// AllowPlain allows plain HTTP on a non-loopback address (behind a TLS proxy).
+	AllowPlain bool `yaml:"allow_plain"`
+	// MaxBriefBytes and MaxGesprekBytes bound one request body (default 50 MiB, 5 MiB).
+	MaxBriefBytes   int64 `yaml:"max_brief_bytes"`
+	MaxGesprekBytes int64 `yaml:"max_gesprek_bytes"`
+	// Vendors by key.
+	Vendors map[string]Vendor `yaml:"vendors"`
+}
+
+// Vendor configures one vendor that delivers items (over the API or as files).
+type Vendor struct {
+	Channels    []string `yaml:"channels"`
+	TokenSHA256 []string `yaml:"token_sha256"`
+	Rate        float64  `yaml:"rate"`
+	Burst       int      `yaml:"burst"`
+	URLHosts    []string `yaml:"url_hosts"`
+	// WebhookSecrets (whsec_...) or a file with one per line.
+	WebhookSecrets     []Secret `yaml:"webhook_secrets"`
+	WebhookSecretsFile string   `yaml:"webhook_secrets_file"`
 }
 
 // TLS names a certificate and key (PEM files).
@@ -341,6 +360,9 @@ func Parse(b []byte, dir string, environ []string) (*Config, error) {
 	}
 	c.settings()
 	if err := ResolveSecretFiles(c, dir); err != nil {
+		return nil, err
+	}
+	if err := resolveWebhookSecretFiles(c); err != nil {
 		return nil, err
 	}
 	c.defaults()
@@ -479,6 +501,21 @@ func (c *Config) defaults() {
 	if tl := c.Intake.TLS; tl != nil {
 		tl.CertFile, tl.KeyFile = c.Path(tl.CertFile), c.Path(tl.KeyFile)
 	}
+	if c.Intake.MaxBriefBytes == 0 {
+		c.Intake.MaxBriefBytes = 50 << 20
+	}
+	if c.Intake.MaxGesprekBytes == 0 {
+		c.Intake.MaxGesprekBytes = 5 << 20
+	}
+	for k, v := range c.Intake.Vendors {
+		if v.Rate == 0 {
+			v.Rate = 10
+		}
+		if v.Burst == 0 {
+			v.Burst = 20
+		}
+		c.Intake.Vendors[k] = v
+	}
 	if c.Limits.MaxMessageBytes == 0 {
 		c.Limits.MaxMessageBytes = 50 << 20
 	}
@@ -557,9 +594,7 @@ func (c *Config) validate() error {
 			bad("mapping.zaak.patterns[%d]: invalid regular expression: %v", i, err)
 		}
 	}
-	if c.Intake.Listen != "" && c.Intake.Listen == c.Ops.Listen {
-		bad("intake.listen: must differ from ops.listen")
-	}
+	validateIntake(&c.Intake, c.Ops.Listen, bad)
 	checkTasks := func(at string, tasks []Task) {
 		for i, t := range tasks {
 			if l := len([]rune(t.GevraagdeHandeling)); l == 0 || l > 200 {

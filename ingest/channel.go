@@ -27,6 +27,12 @@ type Env struct {
 	CheckOnly bool
 	// DrainTimeout is how long an item in flight may finish after shutdown was asked.
 	DrainTimeout time.Duration
+	// Vendors are the configured vendors (intake.vendors), for channels that take
+	// deliveries from vendors.
+	Vendors []Vendor
+	// Workers is the number of items handled at once by the channel's busiest source; a
+	// channel may size its own pools (OCR) by it.
+	Workers int
 }
 
 // SourceConfig is one configured source as the host hands it to the channel that reads
@@ -44,8 +50,9 @@ type SourceConfig struct {
 	PollInterval time.Duration
 	Workers      int
 	// DropZone opens the host's drop zone of a "dir" or "s3" source, rooted at its path
-	// or prefix, or at the sub-folder sub of it when sub is not empty. It is nil for the
-	// other source types.
+	// or prefix, or at the sub-folder sub of it when sub is not empty (a vendor's folder).
+	// The host's zones are DropStores too (for the intake API). It is nil for the other
+	// source types.
 	DropZone func(ctx context.Context, sub string) (DropZone, error)
 	// Settings decodes the channel-specific keys of this source.
 	Settings Decoder

@@ -155,3 +155,66 @@ func (s *DropSource) ackFunc(name string) AckFunc {
 
 // Close implements Source.
 func (s *DropSource) Close() error { return nil }
+
+// Place is where a name is in a drop zone. It is an alias of int, not a defined type, so
+// that storage packages, which may not import ingest, satisfy DropStore by shape
+// (dropzone.PlaceTop and the others have the same values).
+type Place = int
+
+// The places of a drop zone.
+const (
+	PlaceNone      Place = iota // not there
+	PlaceTop                    // at the top level: delivered, waiting to be handled
+	PlaceProcessed              // in processed/: handled
+	PlaceFailed                 // in failed/: failed for good, with a reason
+)
+
+// DropStore is the write side of a drop zone, used by the intake API: a pushed item is
+// written into the zone exactly as a file delivery would be, and found again there for
+// idempotency and status. Its methods use only standard types (Place is an int), so
+// storage packages satisfy it by shape.
+type DropStore interface {
+	DropZone
+	// Put writes name at the top level durably, replacing a file of that name: in a
+	// directory under a hidden temporary name, synced, renamed, the directory synced;
+	// on S3 one PUT of the known size.
+	Put(ctx context.Context, name string, r io.Reader, size int64) error
+	// Remove deletes name from the top level; a missing name is no error.
+	Remove(ctx context.Context, name string) error
+	// Locate says where name is, checked in the order top level, processed/, failed/;
+	// for PlaceFailed it also returns the reason code of its reason file.
+	Locate(ctx context.Context, name string) (Place, string, error)
+	// OpenAt opens name at a place other than PlaceNone.
+	OpenAt(ctx context.Context, place Place, name string) (io.ReadCloser, error)
+}
+
+// Vendor is a party that delivers items over the intake API or into drop zones: a DMS, a
+// scanning street, a chatbot platform. The host decodes vendors from its configuration
+// (intake.vendors) and hands them to the channels.
+type Vendor struct {
+	// Key names the vendor (^[a-z0-9][a-z0-9-]{0,31}$): in drop-zone folders, ids, logs.
+	Key string
+	// Channels the vendor may deliver to ("brief", "chat").
+	Channels []string
+	// TokenSHA256 are the lowercase hex SHA-256 hashes of the vendor's bearer tokens
+	// (several during rotation); none: the vendor delivers files only.
+	TokenSHA256 []string
+	// Rate (requests per second) and Burst of the vendor's token bucket.
+	Rate  float64
+	Burst int
+	// URLHosts are the hosts attachments may be fetched from (transcripts).
+	URLHosts []string
+	// WebhookSecrets are Standard Webhooks secrets ("whsec_..."); when set, every POST
+	// of the vendor must be signed.
+	WebhookSecrets []string
+}
+
+// Allows reports whether the vendor may deliver to channel.
+func (v Vendor) Allows(channel string) bool {
+	for _, c := range v.Channels {
+		if c == channel {
+			return true
+		}
+	}
+	return false
+}

@@ -18,6 +18,11 @@ type Item struct {
 	// Open returns the item's raw bytes. It may be called more than once; every call
 	// streams the content from the start.
 	Open func(ctx context.Context) (io.ReadCloser, error)
+	// Vendor is the vendor that delivered the item, for channels whose ids are scoped per
+	// vendor (letters, transcripts); empty otherwise.
+	Vendor string
+	// Files are further files that belong to the item (a letter's scan); usually none.
+	Files []ItemFile
 }
 
 // AckFunc settles an item. A nil error means it was fully handled (stored and published):
@@ -65,4 +70,11 @@ type Message struct {
 // accepted (Kafka: acknowledged by all in-sync replicas), or with an error.
 type Publisher interface {
 	Publish(ctx context.Context, msgs ...Message) error
+}
+
+// ItemFile is a further file delivered with an item: a letter's scan beside its sidecar.
+type ItemFile struct {
+	Name string // the file's name in its drop zone (a vendor's name: never a storage key)
+	Size int64
+	Open func(ctx context.Context) (io.ReadCloser, error)
 }

@@ -64,10 +64,22 @@ func setupChannels(c *config.Config, env ingest.Env) (*channelSet, error) {
 
 // channelEnv is what every channel gets from the host.
 func channelEnv(c *config.Config, log *slog.Logger, once, checkOnly bool) ingest.Env {
-	return ingest.Env{
+	env := ingest.Env{
 		Logger: log, DataDir: c.DataDir, MaxItemBytes: c.Limits.MaxMessageBytes, Once: once, CheckOnly: checkOnly,
 		DrainTimeout: c.Shutdown.DrainTimeout,
 	}
+	for _, k := range c.Intake.VendorKeys() {
+		v := c.Intake.Vendors[k]
+		iv := ingest.Vendor{Key: k, Channels: v.Channels, TokenSHA256: v.TokenSHA256, Rate: v.Rate, Burst: v.Burst, URLHosts: v.URLHosts}
+		for _, sec := range v.WebhookSecrets {
+			iv.WebhookSecrets = append(iv.WebhookSecrets, sec.Value())
+		}
+		env.Vendors = append(env.Vendors, iv)
+	}
+	for _, sc := range c.Sources {
+		env.Workers = max(env.Workers, sc.Workers)
+	}
+	return env
 }
 
 // newStreams asks each source's channel to open it: one stream per source (an IMAP
