@@ -54,6 +54,20 @@ type Intake struct {
 	// Cleanup releases what the parser holds for this intake (spool files). The pipeline
 	// calls it once the item is handled; it may be nil.
 	Cleanup func()
+	// Taal is the item's own 3-letter language code; empty: MapOptions.Taal.
+	Taal string
+	// Vertrouwelijk marks the klantcontact and its informatieobjecten confidential.
+	Vertrouwelijk bool
+	// Delivery is the delivery metadata (a letter's sidecar), kept as an
+	// informatieobject of soort "aanlevering"; nil: none.
+	Delivery *Content
+	// KeepText keeps the full text as an informatieobject whenever it is not empty (not
+	// only when it had to be cut).
+	KeepText bool
+	// DefaultTasks replace routing.default for this item when no routing rule matched
+	// (letters and transcripts have their own default, per the intake contract); nil:
+	// routing.default.
+	DefaultTasks []TaskSpec
 }
 
 // ContactKey is the key under which a channel reference (an e-mail Message-ID) is

@@ -95,3 +95,21 @@ func ValidEmail(addr string) bool {
 func NormaliseEmail(addr string) string {
 	return strings.ToLower(strings.TrimSpace(addr))
 }
+
+// NormalisePhone normalises a phone number as the intake contract says: trimmed, "(0)"
+// removed, spaces (also no-break), '-', '.', '/', '(' and ')' removed, a leading 00
+// becomes +. ValidPhone tells whether the result is a telefoonnummer Open Klant accepts.
+func NormalisePhone(p string) string {
+	p = strings.ReplaceAll(strings.TrimSpace(p), "(0)", "")
+	p = strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\u00a0', '\u202f', '\t', '-', '.', '/', '(', ')':
+			return -1
+		}
+		return r
+	}, p)
+	if strings.HasPrefix(p, "00") {
+		p = "+" + p[2:]
+	}
+	return p
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"mime"
 	"path"
@@ -65,6 +64,9 @@ type TaskSpec struct {
 	GevraagdeHandeling string
 	Toelichting        string
 	Actors             []ActorSpec
+	// EenheidKeys name further actors by their key in MapOptions.Eenheden (a channel's
+	// default task, assigned to eenheid "kcc").
+	EenheidKeys []string
 }
 
 // ChannelDefaults are the per-channel values of a registration.
@@ -86,6 +88,8 @@ type MapOptions struct {
 	Worker ActorSpec
 	// Router chooses the interne taken. Nil: no tasks.
 	Router *Router
+	// Eenheden are the configured organisatorische eenheden by key (mapping.eenheden).
+	Eenheden map[string]ActorSpec
 	// Bijlage register codes (bijlageidentificator).
 	CodeObjecttype    string
 	CodeRegister      string
@@ -166,179 +170,95 @@ func Map(in *Intake, opts *MapOptions) (*Mapped, error) {
 	if in.Channel == "" || in.Identity == "" {
 		return nil, Permanentf(ReasonInvalid, "mapping intake: channel and identity are required")
 	}
-	ch, ok := o.Channels[in.Channel]
+	if in.Original.Open == nil {
+		return nil, Permanentf(ReasonInvalid, "mapping intake: the original is missing")
+	}
+	m := &mapper{in: in, o: &o, ch: o.channel(in.Channel)}
+	m.kcID = KlantcontactID(in.Channel, in.Identity)
+	m.klantcontact()
+	m.actors()
+	m.betrokkene()
+	m.objects()
+	m.reg.Onderwerpobjecten = onderwerpobjecten(in, &o, m.ch, m.kcID)
+	m.tasks()
+	m.reg.DigitaleAdressen = nonNil(m.reg.DigitaleAdressen)
+	m.reg.Onderwerpobjecten = nonNil(m.reg.Onderwerpobjecten)
+	m.reg.InterneTaken = nonNil(m.reg.InterneTaken)
+	return &Mapped{Registration: m.reg, Objects: m.stored}, nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func (o *MapOptions) channel(name string) ChannelDefaults {
+	ch, ok := o.Channels[name]
 	if !ok {
-		ch = DefaultChannels[in.Channel]
+		ch = DefaultChannels[name]
 	}
 	if ch.Kanaal == "" {
-		ch.Kanaal = in.Channel
+		ch.Kanaal = name
 	}
-	kcID := KlantcontactID(in.Channel, in.Identity)
-	kcRef := Ref{UUID: kcID}
+	return ch
+}
+
+// mapper holds the state of one Map call.
+type mapper struct {
+	in      *Intake
+	o       *MapOptions
+	ch      ChannelDefaults
+	kcID    string
+	reg     Registration
+	stored  []Stored
+	notes   []string
+	subject string // the full subject, collapsed
+	text    string // the full text
+	datum   string // the creatiedatum of the informatieobjecten
+	taal    string
+}
+
+func (m *mapper) ref() Ref { return Ref{UUID: m.kcID} }
+
+func (m *mapper) klantcontact() {
+	in := m.in
 	when := in.SentAt
 	if when.IsZero() {
 		when = in.ReceivedAt
 	}
 	when = when.UTC().Truncate(time.Second)
-	datum := when.In(o.Location).Format("2006-01-02")
-
-	subject := strings.TrimSpace(collapseSpace(in.Subject))
-	onderwerp, subjCut := Truncate(subject, MaxOnderwerp)
+	m.datum = when.In(m.o.Location).Format("2006-01-02")
+	m.taal = m.o.Taal
+	if taalRE.MatchString(in.Taal) {
+		m.taal = in.Taal
+	}
+	m.subject = strings.TrimSpace(collapseSpace(in.Subject))
+	onderwerp, subjCut := Truncate(m.subject, MaxOnderwerp)
 	if onderwerp == "" {
 		onderwerp = noSubject
 	}
-	text := strings.TrimSpace(strings.ReplaceAll(in.Text, "\r\n", "\n"))
-	inhoud, textCut := Truncate(text, MaxInhoud)
-
-	gelukt := true
-	kc := Klantcontact{
-		UUID:                   kcID,
-		Kanaal:                 Clip(ch.Kanaal, MaxKanaal),
-		Onderwerp:              onderwerp,
-		Inhoud:                 inhoud,
-		IndicatieContactGelukt: &gelukt,
-		Taal:                   o.Taal,
-		Vertrouwelijk:          false,
-		PlaatsgevondenOp:       when,
-		Metadata:               limitMetadata(in.Metadata),
-	}
-
-	reg := Registration{Klantcontact: kc}
-	worker := o.Worker.Actor()
-	reg.Actoren = []Actor{worker}
-	reg.ActorKlantcontacten = []ActorKlantcontact{{
-		UUID: ID(kcID, "actorklantcontact", worker.UUID), Actor: Ref{UUID: worker.UUID}, Klantcontact: kcRef,
-	}}
-
-	// Betrokkene: the sender.
-	notes := append([]string(nil), in.Notes...)
-	bet := Betrokkene{
-		UUID:            ID(kcID, "betrokkene", "afzender"),
-		HadKlantcontact: kcRef,
-		Rol:             "klant",
-		Initiator:       true,
-		Organisatienaam: Clip(strings.TrimSpace(in.Sender.Organisation), MaxNaam),
-		Contactnaam:     contactnaam(in.Sender),
-	}
-	if id := strings.TrimSpace(in.Sender.PartijID); uuidRE.MatchString(id) {
-		bet.WasPartij = &Ref{UUID: id}
-	}
-	if in.Sender.Postal != nil {
-		a := limitAdres(*in.Sender.Postal)
-		bet.Correspondentieadres = &a
-	}
-	reg.Betrokkenen = []Betrokkene{bet}
-	betRef := &Ref{UUID: bet.UUID}
-	addAdres := func(tag, adres, soort, omschrijving string) {
-		reg.DigitaleAdressen = append(reg.DigitaleAdressen, DigitaalAdres{
-			UUID: ID(kcID, "digitaaladres", tag), VerstrektDoorBetrokkene: betRef,
-			Adres: adres, SoortDigitaalAdres: soort, Omschrijving: Clip(omschrijving, MaxOmschrijvingAdres),
-		})
-	}
-	from := NormaliseEmail(in.Sender.Address)
-	switch {
-	case from != "" && ValidEmail(from):
-		addAdres("afzender", from, "email", ch.AdresOmschrijving)
-	case from != "":
-		notes = append(notes, "Het afzenderadres is ongeldig of langer dan 80 tekens en is niet als digitaal adres vastgelegd; zie het originele bericht.")
-	case !in.Sender.Known():
-		notes = append(notes, "Het bericht heeft geen (bruikbare) afzender; zie het originele bericht.")
-	}
-	if app := strings.TrimSpace(in.Sender.AppID); app != "" {
-		addAdres("app", Clip(app, MaxDigitaalAdres), "overig", "App-identiteit")
-	}
-	if rt := NormaliseEmail(in.ReplyTo); rt != "" && rt != from && ValidEmail(rt) {
-		addAdres("antwoordadres", rt, "email", "Antwoordadres (Reply-To)")
-	}
-	if p := strings.TrimSpace(in.Sender.Phone); p != "" {
-		if ValidPhone(p) {
-			addAdres("telefoon", p, "telefoonnummer", ch.AdresOmschrijving)
-		} else {
-			addAdres("telefoon", Clip(p, MaxDigitaalAdres), "overig", "Telefoonnummer (niet gecontroleerd)")
-		}
-	}
-
-	// Informatieobjecten: the original, each attachment, and a full-text rendition.
-	auteur := authorOf(in.Sender)
-	addObject := func(tag, soort, titel string, c Content) {
-		ioID := ID(kcID, "informatieobject", tag)
-		name := c.Filename
-		key := objectKey(o.KeyPrefix, kcID, ioID, name, c.ContentType)
-		if name == "" {
-			name = path.Base(key)
-		}
-		ct := MediaType(c.ContentType)
-		reg.Informatieobjecten = append(reg.Informatieobjecten, Informatieobject{
-			UUID: ioID, Bronorganisatie: o.Bronorganisatie, Informatieobjecttype: o.Informatieobjecttype,
-			Creatiedatum: datum, Titel: ClipEllipsis(titel, MaxTitel), Auteur: ClipEllipsis(auteur, MaxNaam),
-			Taal: o.Taal, Status: "definitief", Formaat: Clip(ct, 255),
-			Bestandsnaam: ClipEllipsis(SafeFilename(name), MaxBestandsnaam), Bestandsomvang: c.Size,
-			Vertrouwelijkheidaanduiding: o.Vertrouwelijkheidaanduiding,
-			Integriteit:                 Integriteit{Algoritme: "sha_256", Waarde: c.SHA256, Datum: datum},
-			Soort:                       soort, ObjectKey: key,
-		})
-		reg.Bijlagen = append(reg.Bijlagen, Bijlage{
-			UUID: ID(kcID, "bijlage", ioID), WasBijlageVanKlantcontact: kcRef,
-			Bijlageidentificator: Identificator{ObjectID: ioID, CodeObjecttype: o.CodeObjecttype, CodeRegister: o.CodeRegister, CodeSoortObjectID: o.CodeSoortObjectID},
-		})
-	}
-	var objects []Stored
-	add := func(tag, soort, titel string, c Content) {
-		addObject(tag, soort, titel, c)
-		objects = append(objects, Stored{Key: reg.Informatieobjecten[len(reg.Informatieobjecten)-1].ObjectKey, Content: c})
-	}
-	if in.Original.Open == nil {
-		return nil, Permanentf(ReasonInvalid, "mapping intake: the original is missing")
-	}
-	add("origineel", "origineel", "Origineel: "+onderwerpOrDefault(subject), in.Original)
-	for i, a := range in.Attachments {
-		if a.Filename == "" {
-			a.Filename = fmt.Sprintf("bijlage-%d", i+1)
-			if ext := extByType[MediaType(a.ContentType)]; ext != "" {
-				a.Filename += "." + ext
-			}
-		}
-		titel := a.Filename
-		add(fmt.Sprintf("bijlage/%d/%s", i, a.SHA256), "bijlage", titel, a)
-	}
+	m.text = strings.TrimSpace(strings.ReplaceAll(in.Text, "\r\n", "\n"))
+	inhoud, textCut := Truncate(m.text, MaxInhoud)
 	if subjCut || textCut {
-		full := "Onderwerp: " + subject + "\n\n" + text + "\n"
-		add("volledige_tekst", "volledige_tekst", "Volledige tekst: "+onderwerpOrDefault(subject), TextContent("volledige-tekst.txt", full))
-		notes = append(notes, "Onderwerp of inhoud was te lang voor het klantcontact en is ingekort; de volledige tekst is als bijlage opgeslagen.")
+		m.notes = append(m.notes, "Onderwerp of inhoud was te lang voor het klantcontact en is ingekort; de volledige tekst is als bijlage opgeslagen.")
 	}
+	gelukt := true
+	m.reg.Klantcontact = Klantcontact{
+		UUID: m.kcID, Kanaal: Clip(m.ch.Kanaal, MaxKanaal), Onderwerp: onderwerp, Inhoud: inhoud,
+		IndicatieContactGelukt: &gelukt, Taal: m.taal, Vertrouwelijk: in.Vertrouwelijk,
+		PlaatsgevondenOp: when, Metadata: limitMetadata(in.Metadata),
+	}
+	m.notes = append(m.notes, in.Notes...)
+}
 
-	reg.Onderwerpobjecten = onderwerpobjecten(in, &o, ch, kcID)
-
-	// Interne taken chosen by the routing rules.
-	if o.Router != nil {
-		for i, t := range o.Router.Route(in) {
-			var refs []Ref
-			for _, a := range t.Actors {
-				act := a.Actor()
-				refs = append(refs, Ref{UUID: act.UUID})
-				reg.Actoren = appendActor(reg.Actoren, act)
-			}
-			toel := t.Toelichting
-			if len(notes) > 0 {
-				toel = strings.TrimSpace(toel + "\n\n" + strings.Join(notes, "\n"))
-			}
-			reg.InterneTaken = append(reg.InterneTaken, InterneTaak{
-				UUID: ID(kcID, "internetaak", fmt.Sprint(i)), AanleidinggevendKlantcontact: kcRef,
-				GevraagdeHandeling:   ClipEllipsis(t.GevraagdeHandeling, MaxGevraagdeHandeling),
-				ToegewezenAanActoren: refs, Toelichting: ClipEllipsis(toel, MaxToelichting), Status: "te_verwerken",
-			})
-		}
-	}
-	if reg.DigitaleAdressen == nil {
-		reg.DigitaleAdressen = []DigitaalAdres{}
-	}
-	if reg.Onderwerpobjecten == nil {
-		reg.Onderwerpobjecten = []Onderwerpobject{}
-	}
-	if reg.InterneTaken == nil {
-		reg.InterneTaken = []InterneTaak{}
-	}
-	return &Mapped{Registration: reg, Objects: objects}, nil
+func (m *mapper) actors() {
+	worker := m.o.Worker.Actor()
+	m.reg.Actoren = []Actor{worker}
+	m.reg.ActorKlantcontacten = []ActorKlantcontact{{
+		UUID: ID(m.kcID, "actorklantcontact", worker.UUID), Actor: Ref{UUID: worker.UUID}, Klantcontact: m.ref(),
+	}}
 }
 
 func appendActor(list []Actor, a Actor) []Actor {
@@ -435,6 +355,7 @@ func limitAdres(a Adres) Adres {
 
 var (
 	postcodeRE = regexp.MustCompile(`^[1-9][0-9]{3} [A-Z]{2}$`)
+	taalRE     = regexp.MustCompile(`^[a-z]{3}$`)
 	uuidRE     = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 	bagRE      = regexp.MustCompile(`^[0-9]{16}$`)
 	phoneRE    = regexp.MustCompile(`^(0[1-9][0-9]{8}|\+[0-9]{9,15}|00[0-9]{7,13})$`)

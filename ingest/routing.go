@@ -74,6 +74,15 @@ type Router struct {
 
 // Route returns the tasks for an intake.
 func (r *Router) Route(in *Intake) []TaskSpec {
+	tasks, matched := r.route(in)
+	if !matched {
+		return r.Default
+	}
+	return tasks
+}
+
+// route returns the tasks of the matching rules, and whether any matched.
+func (r *Router) route(in *Intake) ([]TaskSpec, bool) {
 	var out []TaskSpec
 	matched := false
 	for i := range r.Rules {
@@ -84,13 +93,13 @@ func (r *Router) Route(in *Intake) []TaskSpec {
 		matched = true
 		out = append(out, rule.Tasks...)
 		if !rule.Continue {
-			return out
+			return out, true
 		}
 	}
 	if !matched {
-		return r.Default
+		return r.Default, false
 	}
-	return out
+	return out, true
 }
 
 // C1199Task is the default interne taak for a received e-mail (VNG case C1199).
