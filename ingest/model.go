@@ -144,8 +144,10 @@ type Informatieobject struct {
 	Vertrouwelijkheidaanduiding string      `json:"vertrouwelijkheidaanduiding"`
 	Beschrijving                string      `json:"beschrijving,omitempty"`
 	Integriteit                 Integriteit `json:"integriteit"`
-	// Soort says what the object is to this registration: "origineel", "bijlage" or
-	// "volledige_tekst" (a rendition kept because a text field had to be shortened).
+	// Soort says what the object is to this registration: "origineel", "aanlevering"
+	// (delivery metadata such as a letter's sidecar), "bijlage" or "volledige_tekst" (the
+	// full text: kept when a text field had to be shortened, and always for letters and
+	// transcripts).
 	Soort string `json:"soort"`
 	// ObjectKey is the object's key in the blob store.
 	ObjectKey string `json:"objectKey"`

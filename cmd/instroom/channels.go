@@ -52,6 +52,13 @@ func setupChannels(c *config.Config, env ingest.Env) (*channelSet, error) {
 			return nil, fmt.Errorf("config: channels.%s: there is no channel %q (channels: %s)", name, name, cs.names())
 		}
 	}
+	for _, k := range c.Intake.VendorKeys() {
+		for _, name := range c.Intake.Vendors[k].Channels {
+			if _, ok := cs.channel(name); !ok {
+				return nil, fmt.Errorf("config: intake.vendors.%s.channels: %q is not one of %s", k, name, cs.names())
+			}
+		}
+	}
 	for _, ch := range cs.list {
 		rt, err := ch.Setup(env, c.ChannelSettings(ch.Name).Decoder())
 		if err != nil {

@@ -192,3 +192,9 @@ func checkCAFiles(c *config.Config) error {
 	}
 	return nil
 }
+
+// The host's drop zones are written by the intake API.
+var (
+	_ ingest.DropStore = (*dropzone.Dir)(nil)
+	_ ingest.DropStore = (*dropzone.S3Zone)(nil)
+)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/minio/minio-go/v7"
 
@@ -52,25 +53,36 @@ func storeName(name string) bool {
 // sizedReader passes r on and fails unless r holds exactly size bytes. It reads the last
 // byte together with a probe for more, so a surplus is found before the last byte is
 // handed over: a writer streaming it then breaks off short (an HTTP PUT with a
-// Content-Length fails) instead of completing a truncated copy. It stops when ctx is done.
+// Content-Length fails) instead of completing a truncated copy.
+//
+// It is locked because an HTTP transport may still read a request body after the request
+// returned (net/http.RoundTripper), while the caller asks for its failure.
 type sizedReader struct {
-	ctx  context.Context
+	mu   sync.Mutex
 	r    io.Reader
 	left int64
 	err  error // sticky: io.EOF once all was read
 }
 
-func newSizedReader(ctx context.Context, r io.Reader, size int64) *sizedReader {
-	return &sizedReader{ctx: ctx, r: r, left: size}
+func newSizedReader(r io.Reader, size int64) *sizedReader {
+	return &sizedReader{r: r, left: size}
+}
+
+// failure returns the error the reader met, nil if none (or only io.EOF).
+func (s *sizedReader) failure() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == io.EOF {
+		return nil
+	}
+	return s.err
 }
 
 func (s *sizedReader) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.err != nil {
 		return 0, s.err
-	}
-	if err := s.ctx.Err(); err != nil {
-		s.err = err
-		return 0, err
 	}
 	if len(p) == 0 {
 		return 0, nil
@@ -80,23 +92,21 @@ func (s *sizedReader) Read(p []byte) (int, error) {
 		n, err := s.r.Read(p)
 		s.left -= int64(n)
 		if err == io.EOF {
-			s.err = errSize
-			err = errSize
+			err = errSize // less than declared
 		}
+		s.err = err
 		return n, err
 	}
 	var b [2]byte
 	n, err := io.ReadFull(s.r, b[:s.left+1])
 	switch {
-	case int64(n) > s.left:
-		s.err = errSize // more than declared
-		return 0, s.err
-	case int64(n) < s.left:
-		s.err = errSize // less than declared
-		return 0, s.err
-	case err != io.EOF && err != io.ErrUnexpectedEOF:
+	case err != nil && err != io.EOF && err != io.ErrUnexpectedEOF:
 		s.err = err
-		return 0, err
+	case int64(n) != s.left:
+		s.err = errSize // less or more than declared
+	}
+	if s.err != nil {
+		return 0, s.err
 	}
 	s.left = 0
 	s.err = io.EOF
@@ -124,7 +134,10 @@ func (d *Dir) Put(ctx context.Context, name string, r io.Reader, size int64) err
 	if size < 0 {
 		return errSize
 	}
-	if _, err := fsutil.WriteFile(filepath.Join(d.root, name), newSizedReader(ctx, r, size), 0o640); err != nil {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("dropzone: writing item: %w", err)
+	}
+	if _, err := fsutil.WriteFile(filepath.Join(d.root, name), newSizedReader(r, size), 0o640); err != nil {
 		return fmt.Errorf("dropzone: writing item: %w", pathless(err))
 	}
 	return nil
@@ -254,7 +267,7 @@ func (z *S3Zone) Put(ctx context.Context, name string, r io.Reader, size int64) 
 	if size < 0 {
 		return errSize // never -1: minio-go would buffer a 500 MiB part
 	}
-	sr := newSizedReader(ctx, r, size)
+	sr := newSizedReader(r, size)
 	var body io.Reader = sr
 	if size == 0 {
 		// minio-go may not read an empty body at all: look for a surplus here.
@@ -266,8 +279,8 @@ func (z *S3Zone) Put(ctx context.Context, name string, r io.Reader, size int64) 
 	_, err := z.c.PutObject(ctx, z.bucket, z.prefix+name, body, size,
 		minio.PutObjectOptions{DisableMultipart: true, ServerSideEncryption: z.sse})
 	if err != nil {
-		if sr.err != nil && sr.err != io.EOF {
-			err = sr.err // the reader's failure, not how the transport reported it
+		if f := sr.failure(); f != nil {
+			err = f // the reader's failure, not how the transport reported it
 		}
 		return fmt.Errorf("dropzone: writing item: %w", describe(err))
 	}
