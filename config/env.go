@@ -3,12 +3,13 @@ package config
 import (
 	"fmt"
 
-	"gopkg.in/yaml.v3"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // EnvPrefix starts every environment override.
