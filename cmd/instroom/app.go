@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"regexp"
 	"sync"
 	"time"
 
@@ -82,26 +81,47 @@ func runWorker(ctx context.Context, c *config.Config, log *slog.Logger, once boo
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var ops *http.Server
-	if c.Ops.Listen != "" {
-		ln, err := net.Listen("tcp", c.Ops.Listen)
-		if err != nil {
-			return fmt.Errorf("ops endpoint: %w", err)
-		}
-		ops = &http.Server{Handler: opsHandler(reg), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := ops.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("ops endpoint failed", "err", err)
-			}
-		}()
-		log.Info("ops endpoint listening", "addr", ln.Addr().String())
+	ops, err := startOps(c, reg, log)
+	if err != nil {
+		return err
 	}
-
 	intake, err := startIntake(ctx, c, cs, log)
 	if err != nil {
 		return err
 	}
 	log.Info("instroom started", "version", versionString(), "sources", len(streams), "blobs", c.Storage.Blobs.Type, "events", c.Storage.Events.Type)
+	err = runStreams(ctx, streams, p)
+	intake.stop(ctx)
+	if ops != nil {
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_ = ops.Shutdown(sctx)
+		scancel()
+	}
+	log.Info("instroom stopped")
+	return err
+}
+
+// startOps serves /metrics and /healthz on ops.listen (nothing when it is empty).
+func startOps(c *config.Config, reg *prometheus.Registry, log *slog.Logger) (*http.Server, error) {
+	if c.Ops.Listen == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", c.Ops.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("ops endpoint: %w", err)
+	}
+	ops := &http.Server{Handler: opsHandler(reg), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := ops.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("ops endpoint failed", "err", err)
+		}
+	}()
+	log.Info("ops endpoint listening", "addr", ln.Addr().String())
+	return ops, nil
+}
+
+// runStreams runs every stream until ctx is done (or each reaches its end).
+func runStreams(ctx context.Context, streams []ingest.Stream, p *ingest.Pipeline) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, len(streams))
 	for _, s := range streams {
@@ -116,90 +136,11 @@ func runWorker(ctx context.Context, c *config.Config, log *slog.Logger, once boo
 	}
 	wg.Wait()
 	close(errc)
-	intake.stop(ctx)
-	if ops != nil {
-		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		_ = ops.Shutdown(sctx)
-		scancel()
-	}
 	var errs []error
 	for err := range errc {
 		errs = append(errs, err)
 	}
-	log.Info("instroom stopped")
 	return errors.Join(errs...)
-}
-
-func mapOptions(c *config.Config) (*ingest.MapOptions, error) {
-	m := c.Mapping
-	actor := func(a config.Actor, soort string) ingest.ActorSpec {
-		s := ingest.ActorSpec{UUID: a.UUID, Naam: a.Naam, SoortActor: soort, Functie: a.Functie, Omschrijving: a.Omschrijving, Emailadres: a.Emailadres}
-		if a.Identificator != nil {
-			s.Identificator = &ingest.Identificator{ObjectID: a.Identificator.ObjectID, CodeObjecttype: a.Identificator.CodeObjecttype, CodeRegister: a.Identificator.CodeRegister, CodeSoortObjectID: a.Identificator.CodeSoortObjectID}
-		}
-		return s
-	}
-	eenheid := func(key string) ingest.ActorSpec { return actor(m.Eenheden[key], "organisatorische_eenheid") }
-	tasks := func(ts []config.Task) []ingest.TaskSpec {
-		var out []ingest.TaskSpec
-		for _, t := range ts {
-			spec := ingest.TaskSpec{GevraagdeHandeling: t.GevraagdeHandeling, Toelichting: t.Toelichting}
-			for _, e := range t.Eenheden {
-				spec.Actors = append(spec.Actors, eenheid(e))
-			}
-			out = append(out, spec)
-		}
-		return out
-	}
-	router := &ingest.Router{Default: tasks(c.Routing.Default)}
-	for _, r := range c.Routing.Rules {
-		rule := ingest.Rule{
-			Name: r.Name, Channels: r.When.Channels, Recipients: r.When.Recipients, SenderDomains: r.When.SenderDomains,
-			Signals: r.When.Signals, Tasks: tasks(r.Tasks), Continue: r.Continue,
-		}
-		var err error
-		if r.When.Subject != "" {
-			if rule.Subject, err = regexp.Compile(r.When.Subject); err != nil {
-				return nil, fmt.Errorf("routing rule %s: %w", r.Name, err)
-			}
-		}
-		if r.When.Text != "" {
-			if rule.Text, err = regexp.Compile(r.When.Text); err != nil {
-				return nil, fmt.Errorf("routing rule %s: %w", r.Name, err)
-			}
-		}
-		router.Rules = append(router.Rules, rule)
-	}
-	channels := map[string]ingest.ChannelDefaults{}
-	for _, ch := range channelList() {
-		channels[ch.Name] = ch.Defaults
-	}
-	for k, v := range m.Kanalen {
-		d := channels[k]
-		d.Kanaal = v.Kanaal
-		if v.AdresOmschrijving != "" {
-			d.AdresOmschrijving = v.AdresOmschrijving
-		}
-		if z := v.Zaak; z != nil {
-			d.ZaakCodes = &ingest.Identificator{CodeObjecttype: z.CodeObjecttype, CodeRegister: z.CodeRegister, CodeSoortObjectID: z.CodeSoortObjectID}
-		}
-		channels[k] = d
-	}
-	zaak := ingest.ZaakOptions{Uppercase: *m.Zaak.Uppercase, CodeObjecttype: m.Zaak.CodeObjecttype, CodeRegister: m.Zaak.CodeRegister, CodeSoortObjectID: m.Zaak.CodeSoortObjectID}
-	for i, pat := range m.Zaak.Patterns {
-		re, err := regexp.Compile(pat)
-		if err != nil {
-			return nil, fmt.Errorf("mapping.zaak.patterns[%d]: %w", i, err)
-		}
-		zaak.Patterns = append(zaak.Patterns, re)
-	}
-	return &ingest.MapOptions{
-		Taal: m.Taal, Channels: channels, Worker: actor(m.Worker, "geautomatiseerde_actor"), Router: router,
-		CodeObjecttype: m.Bijlage.CodeObjecttype, CodeRegister: m.Bijlage.CodeRegister, CodeSoortObjectID: m.Bijlage.CodeSoortObjectID,
-		Bronorganisatie: m.Documenten.Bronorganisatie, Informatieobjecttype: m.Documenten.Informatieobjecttype,
-		Vertrouwelijkheidaanduiding: m.Documenten.Vertrouwelijkheidaanduiding, KeyPrefix: c.Storage.Blobs.Prefix,
-		Zaak: zaak,
-	}, nil
 }
 
 // busPublisher adapts a storage/bus publisher to ingest.Publisher, and maps the bus's
