@@ -2,6 +2,9 @@ package ingest
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"io"
 	"sync"
 	"time"
@@ -43,6 +46,11 @@ type DropSource struct {
 	queue    []dropEntry
 	inflight map[string]bool
 	done     chan struct{} // signalled when an item is settled (for Once)
+	// settled remembers, per name, the sequence number of its settlement, so a listing
+	// that began before an item was settled does not queue it again.
+	seq      uint64
+	settled  map[string]uint64
+	listings int // listings in progress
 }
 
 type dropEntry struct {
@@ -53,7 +61,7 @@ type dropEntry struct {
 
 // NewDropSource returns a source over zone. It does no I/O.
 func NewDropSource(zone DropZone, opts *DropSourceOptions) *DropSource {
-	s := &DropSource{zone: zone, inflight: map[string]bool{}, done: make(chan struct{}, 1)}
+	s := &DropSource{zone: zone, inflight: map[string]bool{}, settled: map[string]uint64{}, done: make(chan struct{}, 1)}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -99,24 +107,35 @@ func (s *DropSource) Read(ctx context.Context) (*Item, AckFunc, error) {
 }
 
 func (s *DropSource) refill(ctx context.Context) error {
+	s.mu.Lock()
+	start := s.seq
+	s.listings++
+	s.mu.Unlock()
 	var found []dropEntry
 	err := s.zone.List(ctx, func(name string, size int64, mod time.Time) error {
 		found = append(found, dropEntry{name, size, mod})
 		return nil
 	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.listings--
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	queued := map[string]bool{}
 	for _, e := range s.queue {
 		queued[e.name] = true
 	}
 	for _, e := range found {
+		if at, ok := s.settled[e.name]; ok && at > start {
+			continue // settled while this listing ran: the listing saw it before it moved
+		}
 		if !s.inflight[e.name] && !queued[e.name] {
 			s.queue = append(s.queue, e)
 		}
+	}
+	if s.listings == 0 {
+		clear(s.settled) // no listing in progress can have seen them any more
 	}
 	return nil
 }
@@ -127,7 +146,13 @@ func (s *DropSource) item(e dropEntry) *Item {
 		Ref:        name,
 		Size:       e.size,
 		ReceivedAt: e.mod.UTC(),
-		Open:       func(ctx context.Context) (io.ReadCloser, error) { return s.zone.Open(ctx, name) },
+		Open: func(ctx context.Context) (io.ReadCloser, error) {
+			rc, err := s.zone.Open(ctx, name)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("%w: %w", ErrVanished, err)
+			}
+			return rc, err
+		},
 	}
 }
 
@@ -136,6 +161,8 @@ func (s *DropSource) ackFunc(name string) AckFunc {
 		defer func() {
 			s.mu.Lock()
 			delete(s.inflight, name)
+			s.seq++
+			s.settled[name] = s.seq
 			s.mu.Unlock()
 			select {
 			case s.done <- struct{}{}:

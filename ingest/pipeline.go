@@ -165,6 +165,10 @@ func Inspect(ctx context.Context, parser Parser, item *Item, opts *MapOptions) (
 	return &m.Registration, nil
 }
 
+// ErrVanished marks an item that is no longer at its source (moved or removed by someone
+// else, or settled already): there is nothing to handle, and Run drops it without retrying.
+var ErrVanished = errors.New("item vanished from its source")
+
 // ErrEndOfInput is returned by a source's Read when it has nothing left and was asked to
 // stop then (run once). Run then returns nil.
 var ErrEndOfInput = errors.New("end of input")
@@ -266,6 +270,12 @@ func handleItem(ctx context.Context, s Stream, p *Pipeline, log *slog.Logger, it
 				return
 			}
 			log.Debug("item registered", "klantcontact_id", res.KlantcontactID, "attachments", res.Objects-1, "bytes", res.Bytes, "tasks", res.Tasks, "duration_ms", d.Milliseconds())
+			return
+		}
+		if errors.Is(err, ErrVanished) {
+			obs.ItemDone(s.Name, s.Channel, "temporary", "", d)
+			_ = ack(hctx, err)
+			log.Info("item vanished from its source; nothing to do")
 			return
 		}
 		if IsPermanent(err) {
