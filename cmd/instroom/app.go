@@ -85,7 +85,7 @@ func runWorker(ctx context.Context, c *config.Config, log *slog.Logger, once boo
 	if err != nil {
 		return err
 	}
-	intake, err := startIntake(ctx, c, cs, log)
+	intake, err := serveIntake(ctx, c, cs, log, metrics)
 	if err != nil {
 		return err
 	}

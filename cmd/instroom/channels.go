@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/instroom/instroom/channels/brief"
 	"github.com/instroom/instroom/channels/mail"
 	"github.com/instroom/instroom/config"
 	"github.com/instroom/instroom/ingest"
@@ -17,6 +18,7 @@ import (
 func channelList() []ingest.Channel {
 	return []ingest.Channel{
 		mail.Descriptor,
+		brief.Descriptor,
 	}
 }
 

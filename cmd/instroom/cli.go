@@ -124,6 +124,9 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer, environ []string) e
 	if _, err := newStreams(context.Background(), c, cs, true); err != nil {
 		return err
 	}
+	if err := checkIntakeSources(c, cs); err != nil {
+		return err
+	}
 	fmt.Fprint(stdout, c.String())
 	fmt.Fprintln(stderr, "configuration is valid")
 	return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,9 @@ type metrics struct {
 	items    *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	up       *prometheus.GaugeVec
+	// The intake API (intakeapi.Observer).
+	intakeRequests *prometheus.CounterVec
+	intakeDuration *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -31,8 +35,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "instroom_source_up",
 			Help: "1 when the source could be read at its last attempt, 0 when not.",
 		}, []string{"source"}),
+		intakeRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "intake_requests_total",
+			Help: "Intake API requests answered, by vendor (\"\" before authentication), resource and status code.",
+		}, []string{"vendor", "resource", "status"}),
+		intakeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "intake_request_duration_seconds",
+			Help:    "Time to answer one intake API request, by resource.",
+			Buckets: prometheus.ExponentialBuckets(0.002, 2, 14),
+		}, []string{"resource"}),
 	}
-	reg.MustRegister(m.items, m.duration, m.up,
+	reg.MustRegister(m.items, m.duration, m.up, m.intakeRequests, m.intakeDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -50,6 +63,13 @@ func (m *metrics) SourceUp(source string, up bool) {
 		v = 1
 	}
 	m.up.WithLabelValues(source).Set(v)
+}
+
+// IntakeRequest implements intakeapi.Observer. Every label value is bounded: vendor keys
+// come from the configuration, resources are the fixed routes, statuses HTTP codes.
+func (m *metrics) IntakeRequest(vendor, resource string, status int, d time.Duration) {
+	m.intakeRequests.WithLabelValues(vendor, resource, strconv.Itoa(status)).Inc()
+	m.intakeDuration.WithLabelValues(resource).Observe(d.Seconds())
 }
 
 func opsHandler(reg *prometheus.Registry) http.Handler {
