@@ -27,10 +27,6 @@ type intakeServer struct {
 // Addr is the address the server listens on (nil when it is off).
 func (s *intakeServer) Addr() net.Addr { return s.addr }
 
-// startIntake serves the intake API on intake.listen without metrics; see serveIntake.
-func startIntake(ctx context.Context, c *config.Config, cs *channelSet, log *slog.Logger) (*intakeServer, error) {
-	return serveIntake(ctx, c, cs, log, nil)
-}
 
 // serveIntake serves the channels' routes and the OpenAPI document on intake.listen
 // (nothing when it is empty), telling obs (when not nil) about every answer.
