@@ -27,7 +27,6 @@ type intakeServer struct {
 // Addr is the address the server listens on (nil when it is off).
 func (s *intakeServer) Addr() net.Addr { return s.addr }
 
-
 // serveIntake serves the channels' routes and the OpenAPI document on intake.listen
 // (nothing when it is empty), telling obs (when not nil) about every answer.
 func serveIntake(ctx context.Context, c *config.Config, cs *channelSet, log *slog.Logger, obs intakeapi.Observer) (*intakeServer, error) {
