@@ -85,8 +85,13 @@ func runWorker(ctx context.Context, c *config.Config, log *slog.Logger, once boo
 	if err != nil {
 		return err
 	}
-	intake, err := serveIntake(ctx, c, cs, log, metrics)
-	if err != nil {
+	intake := &intakeServer{}
+	if once {
+		// -once drains the sources and stops: no API to serve.
+		if c.Intake.Listen != "" {
+			log.Info("intake API not served with -once")
+		}
+	} else if intake, err = serveIntake(ctx, c, cs, log, metrics); err != nil {
 		return err
 	}
 	log.Info("instroom started", "version", versionString(), "sources", len(streams), "blobs", c.Storage.Blobs.Type, "events", c.Storage.Events.Type)
