@@ -115,3 +115,10 @@ func (c Channel) SupportsType(t string) bool {
 	}
 	return false
 }
+
+// FileItemer is implemented by a Runtime whose items are more than one file. It makes
+// the item of a file on disk, for instroom inspect: a letter's sidecar with the scan it
+// names beside it, the vendor from the folder it is in.
+type FileItemer interface {
+	FileItem(path string) (*Item, error)
+}

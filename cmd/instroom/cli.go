@@ -140,7 +140,7 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer, en
 		return errUsageOr(err)
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: instroom inspect [-config FILE] [-channel NAME] FILE")
+		fmt.Fprintln(stderr, "usage: instroom inspect [-config FILE] [-channel NAME] FILE (channel brief: the sidecar, with its scan beside it)")
 		return errUsage
 	}
 	var c *config.Config
@@ -175,6 +175,11 @@ func cmdInspect(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	rt, ok := cs.runtimes[*channel]
 	if !ok {
 		return fmt.Errorf("inspect: there is no channel %q (channels: %s)", *channel, cs.names())
+	}
+	if fi, ok := rt.(ingest.FileItemer); ok {
+		if item, err = fi.FileItem(file); err != nil {
+			return err
+		}
 	}
 	reg, err := ingest.Inspect(ctx, rt.Parser(), item, opts)
 	if err != nil {

@@ -140,6 +140,24 @@ func TestInspectPrintsValidRegistration(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "not an e-mail message") {
 		t.Errorf("inspect(pdf) = exit %d, %q; want exit 1 naming the problem", code, stderr)
 	}
+	// Every channel: a letter's sidecar, its scan beside it, the vendor from its folder.
+	code, out, stderr = runCLI(t, "inspect", "-channel", "brief", "../../examples/brieven/scanstraat/SCAN-20240312-000123.json")
+	if code != 0 {
+		t.Fatalf("inspect -channel brief = exit %d: %s", code, stderr)
+	}
+	reg = ingest.Registration{}
+	if err := json.Unmarshal([]byte(out), &reg); err != nil {
+		t.Fatalf("inspect output is not JSON: %v", err)
+	}
+	if err := ingesttest.ValidateRegistration(&reg); err != nil {
+		t.Error(err)
+	}
+	if reg.Klantcontact.UUID != "7d4a06c7-6e65-5171-8f09-f8ef160ad9db" || reg.Klantcontact.Kanaal != "Brief" {
+		t.Errorf("inspect -channel brief: klantcontact %s %q, want the contract's 7d4a06c7-… and Brief", reg.Klantcontact.UUID, reg.Klantcontact.Kanaal)
+	}
+	if code, _, stderr := runCLI(t, "inspect", "-channel", "fax", "../../examples/brieven/scanstraat/SCAN-20240312-000123.json"); code != 1 || !strings.Contains(stderr, `no channel "fax"`) {
+		t.Errorf("inspect -channel fax = exit %d, %q; want the unknown channel named", code, stderr)
+	}
 }
 
 func TestCheckConfig(t *testing.T) {
