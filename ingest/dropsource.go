@@ -33,6 +33,8 @@ type DropSourceOptions struct {
 	// Once makes Read return ErrEndOfInput when the zone is empty and nothing is in flight,
 	// instead of waiting for new items.
 	Once bool
+	// Vendor is set as Item.Vendor on every item (a vendor's folder of a drop zone).
+	Vendor string
 }
 
 // DropSource reads a DropZone: it lists ready items, yields each once while it is in
@@ -144,6 +146,7 @@ func (s *DropSource) item(e dropEntry) *Item {
 	name := e.name
 	return &Item{
 		Ref:        name,
+		Vendor:     s.opts.Vendor,
 		Size:       e.size,
 		ReceivedAt: e.mod.UTC(),
 		Open: func(ctx context.Context) (io.ReadCloser, error) {

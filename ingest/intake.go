@@ -41,6 +41,20 @@ type Intake struct {
 	// Zaaknummers are zaak identifications the item names explicitly (a letter's sidecar);
 	// the mapping adds those its configured patterns find in subject and text.
 	Zaaknummers []string
+	// Onderwerpen are further objects the item is about, each with all four codes (a
+	// transcript's submitted form); they become onderwerpobjecten after the zaken.
+	Onderwerpen []Identificator
+	// Kanaal is the item's own klantcontact.kanaal (a transcript's WhatsApp); empty: the
+	// channel's kanaal.
+	Kanaal string
+	// Phones are further phone numbers of the sender, each with its own omschrijving (a
+	// transcript's call-back number). Each becomes a digitaal adres telefoonnummer, or
+	// overig when it does not normalise; one that normalises to an address already added
+	// is left out.
+	Phones []LabelledPhone
+	// Actors are further actors that took part in the contact (a transcript's
+	// medewerker); each becomes an actor and an actorklantcontact beside the worker's.
+	Actors []ActorSpec
 	// Links are channel references to earlier messages this one answers (an e-mail's
 	// In-Reply-To and References), as ContactKey values. The pipeline resolves them to
 	// the klantcontacten they became, through its ContactIndex.
@@ -68,6 +82,12 @@ type Intake struct {
 	// (letters and transcripts have their own default, per the intake contract); nil:
 	// routing.default.
 	DefaultTasks []TaskSpec
+}
+
+// LabelledPhone is a phone number as given, with the omschrijving of its digitaal adres.
+type LabelledPhone struct {
+	Phone        string
+	Omschrijving string
 }
 
 // ContactKey is the key under which a channel reference (an e-mail Message-ID) is

@@ -37,7 +37,7 @@ func (m *mapper) betrokkene() {
 		add("afzender", from, "overig", "E-mailadres (niet gecontroleerd)")
 	case from != "":
 		m.notes = append(m.notes, "Het afzenderadres is ongeldig of langer dan 80 tekens en is niet als digitaal adres vastgelegd; zie het originele bericht.")
-	case !in.Sender.Known():
+	case !in.Sender.Known() && len(in.Phones) == 0:
 		m.notes = append(m.notes, "Het bericht heeft geen (bruikbare) afzender; zie het originele bericht.")
 	}
 	if app := strings.TrimSpace(in.Sender.AppID); app != "" {
@@ -46,13 +46,32 @@ func (m *mapper) betrokkene() {
 	if rt := NormaliseEmail(in.ReplyTo); rt != "" && rt != from && ValidEmail(rt) {
 		add("antwoordadres", rt, "email", "Antwoordadres (Reply-To)")
 	}
-	if p := strings.TrimSpace(in.Sender.Phone); p != "" {
-		if n := NormalisePhone(p); ValidPhone(n) {
-			add("telefoon", n, "telefoonnummer", m.ch.AdresOmschrijving)
+	seen := map[string]bool{}
+	phone := func(tag, p, omschrijving string) {
+		p = strings.TrimSpace(p)
+		n := NormalisePhone(p)
+		if p == "" || seen[phoneKey(n)] {
+			return
+		}
+		seen[phoneKey(n)] = true
+		if ValidPhone(n) {
+			add(tag, n, "telefoonnummer", omschrijving)
 		} else {
-			add("telefoon", Clip(p, MaxDigitaalAdres), "overig", "Telefoonnummer (niet gecontroleerd)")
+			add(tag, Clip(p, MaxDigitaalAdres), "overig", "Telefoonnummer (niet gecontroleerd)")
 		}
 	}
+	phone("telefoon", in.Sender.Phone, m.ch.AdresOmschrijving)
+	for i, p := range in.Phones {
+		phone(fmt.Sprintf("telefoon/%d", i+1), p.Phone, p.Omschrijving)
+	}
+}
+
+// phoneKey compares normalised phone numbers: +31 6… and 06… are the same number.
+func phoneKey(n string) string {
+	if rest, ok := strings.CutPrefix(n, "+31"); ok {
+		return "0" + rest
+	}
+	return n
 }
 
 // objects adds the informatieobjecten and their bijlagen: the original, the delivery

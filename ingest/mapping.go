@@ -19,10 +19,15 @@ type ActorSpec struct {
 	// UUID is the actor's uuid in Open Klant. Empty: derived from Naam and SoortActor.
 	UUID         string
 	Naam         string
-	SoortActor   string // geautomatiseerde_actor or organisatorische_eenheid
+	SoortActor   string // geautomatiseerde_actor, organisatorische_eenheid or medewerker
 	Functie      string // geautomatiseerde_actor only, required there (≤40)
 	Omschrijving string
 	Emailadres   string // organisatorische_eenheid only
+	// Telefoonnummer is a medewerker's phone number. Open Klant's Medewerker
+	// actorIdentificatie requires functie and telefoonnummer, so a medewerker gets one
+	// only when both are known (and a valid phone number); else only its
+	// actoridentificator.
+	Telefoonnummer string
 	// Identificator identifies the actor in an external register (optional).
 	Identificator *Identificator
 }
@@ -54,6 +59,13 @@ func (a ActorSpec) Actor() Actor {
 		}
 		if len(m) > 0 {
 			act.ActorIdentificatie = m
+		}
+	case "medewerker":
+		if a.Functie != "" && ValidPhone(a.Telefoonnummer) {
+			act.ActorIdentificatie = map[string]string{"functie": Clip(a.Functie, 40), "telefoonnummer": a.Telefoonnummer}
+			if a.Emailadres != "" && ValidEmail(a.Emailadres) {
+				act.ActorIdentificatie["emailadres"] = a.Emailadres
+			}
 		}
 	}
 	return act
@@ -245,8 +257,12 @@ func (m *mapper) klantcontact() {
 		m.notes = append(m.notes, "Onderwerp of inhoud was te lang voor het klantcontact en is ingekort; de volledige tekst is als bijlage opgeslagen.")
 	}
 	gelukt := true
+	kanaal := m.ch.Kanaal
+	if k := strings.TrimSpace(in.Kanaal); k != "" {
+		kanaal = k
+	}
 	m.reg.Klantcontact = Klantcontact{
-		UUID: m.kcID, Kanaal: Clip(m.ch.Kanaal, MaxKanaal), Onderwerp: onderwerp, Inhoud: inhoud,
+		UUID: m.kcID, Kanaal: Clip(kanaal, MaxKanaal), Onderwerp: onderwerp, Inhoud: inhoud,
 		IndicatieContactGelukt: &gelukt, Taal: m.taal, Vertrouwelijk: in.Vertrouwelijk,
 		PlaatsgevondenOp: when, Metadata: limitMetadata(in.Metadata),
 	}
@@ -259,6 +275,25 @@ func (m *mapper) actors() {
 	m.reg.ActorKlantcontacten = []ActorKlantcontact{{
 		UUID: ID(m.kcID, "actorklantcontact", worker.UUID), Actor: Ref{UUID: worker.UUID}, Klantcontact: m.ref(),
 	}}
+	for _, a := range m.in.Actors {
+		act := a.Actor()
+		if act.UUID == worker.UUID || containsActor(m.reg.Actoren, act.UUID) {
+			continue
+		}
+		m.reg.Actoren = append(m.reg.Actoren, act)
+		m.reg.ActorKlantcontacten = append(m.reg.ActorKlantcontacten, ActorKlantcontact{
+			UUID: ID(m.kcID, "actorklantcontact", act.UUID), Actor: Ref{UUID: act.UUID}, Klantcontact: m.ref(),
+		})
+	}
+}
+
+func containsActor(list []Actor, id string) bool {
+	for _, x := range list {
+		if x.UUID == id {
+			return true
+		}
+	}
+	return false
 }
 
 func appendActor(list []Actor, a Actor) []Actor {

@@ -86,6 +86,16 @@ func onderwerpobjecten(in *Intake, o *MapOptions, ch ChannelDefaults, kcID strin
 		id.ObjectID = nr
 		out = append(out, Onderwerpobject{UUID: ID(kcID, "onderwerpobject", "zaak", nr), Klantcontact: kc, Onderwerpobjectidentificator: &id})
 	}
+	for _, on := range in.Onderwerpen {
+		id := Identificator{
+			ObjectID: Clip(strings.TrimSpace(on.ObjectID), 200), CodeObjecttype: Clip(on.CodeObjecttype, 200),
+			CodeRegister: Clip(on.CodeRegister, 200), CodeSoortObjectID: Clip(on.CodeSoortObjectID, 200),
+		}
+		if id.ObjectID == "" || id.CodeObjecttype == "" || id.CodeRegister == "" || id.CodeSoortObjectID == "" {
+			continue
+		}
+		out = append(out, Onderwerpobject{UUID: ID(kcID, "onderwerpobject", id.CodeObjecttype, id.CodeRegister, id.ObjectID), Klantcontact: kc, Onderwerpobjectidentificator: &id})
+	}
 	seen := map[string]bool{kcID: true}
 	for _, earlier := range in.Earlier {
 		if !uuidRE.MatchString(earlier) || seen[earlier] {

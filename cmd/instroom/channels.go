@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/instroom/instroom/channels/brief"
+	"github.com/instroom/instroom/channels/chat"
 	"github.com/instroom/instroom/channels/mail"
 	"github.com/instroom/instroom/config"
 	"github.com/instroom/instroom/ingest"
@@ -19,6 +20,7 @@ func channelList() []ingest.Channel {
 	return []ingest.Channel{
 		mail.Descriptor,
 		brief.Descriptor,
+		chat.Descriptor,
 	}
 }
 

@@ -271,7 +271,7 @@ func TestIntakeNeedsOneDropZone(t *testing.T) {
 // TestIntakeOpenAPIDocument: the served document equals docs/intake-openapi.json, is a
 // valid OpenAPI 3.1 document, and its component Brief is brief.schema.json unchanged.
 func TestIntakeOpenAPIDocument(t *testing.T) {
-	base, _ := startTestIntake(t, letterConfig+"  - {name: brieven, type: dir, channel: brief, path: brieven}\n", nil, brief.Descriptor)
+	base, _ := startTestIntake(t, letterConfig+"  - {name: brieven, type: dir, channel: brief, path: brieven}\n  - {name: gesprekken, type: dir, channel: chat, path: gesprekken}\n", nil, channelList()...)
 	resp, served := send(t, "GET", base+"/v1/openapi.json", "", "", nil)
 	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Fatalf("GET /v1/openapi.json = %d %v, want 200 for every origin", resp.StatusCode, resp.Header)
@@ -307,5 +307,18 @@ func TestIntakeOpenAPIDocument(t *testing.T) {
 	json.Unmarshal(b, &want)
 	if !reflect.DeepEqual(raw.Components.Schemas["Brief"], want) {
 		t.Errorf("components.schemas.Brief differs from brief.schema.json")
+	}
+	// The transcript schema is the contract's file with its internal references pointing
+	// into the component (so OpenAPI tools resolve them); nothing else differs.
+	b, _ = os.ReadFile("../../channels/chat/gesprek.schema.json")
+	want = nil
+	json.Unmarshal(bytes.ReplaceAll(b, []byte(`"#/$defs/`), []byte(`"#/components/schemas/Gesprek/$defs/`)), &want)
+	if !reflect.DeepEqual(raw.Components.Schemas["Gesprek"], want) {
+		t.Errorf("components.schemas.Gesprek differs from gesprek.schema.json (with its $defs references into the component)")
+	}
+	for _, path := range []string{"/brieven", "/brieven/{scanId}", "/gesprekken", "/gesprekken/{gesprekId}"} {
+		if doc.Paths.Find(path) == nil {
+			t.Errorf("the document lacks %s", path)
+		}
 	}
 }
