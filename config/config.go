@@ -40,6 +40,7 @@ type Config struct {
 	dir      string // directory of the config file, for relative paths
 	env      *envVars
 	channels map[string]*Settings
+	kanalen  map[string]*Settings
 }
 
 // Log configures logging.
@@ -71,6 +72,9 @@ type Kanaal struct {
 	AdresOmschrijving string `yaml:"adres_omschrijving"`
 	// Zaak overrides mapping.zaak's codes for this channel.
 	Zaak *Codes `yaml:"zaak"`
+	// Extra holds the channel's own mapping hints (mapping.kanalen.chat.by_kanaal, ...)
+	// until the channel decodes them.
+	Extra map[string]yaml.Node `yaml:",inline"`
 }
 
 // Codes are the codes of an identificator (objecttype, register, soort object-id).

@@ -206,6 +206,20 @@ func (c *Config) settings() {
 	}
 }
 
+// KanaalSettings returns the channel's own keys of mapping.kanalen.<name> (its mapping
+// hints), for the channel to decode; empty when there are none.
+func (c *Config) KanaalSettings(name string) *Settings {
+	if c.kanalen == nil {
+		c.kanalen = map[string]*Settings{}
+	}
+	if s, ok := c.kanalen[name]; ok {
+		return s
+	}
+	s := &Settings{path: "mapping.kanalen." + name, envPath: EnvPrefix + "MAPPING_KANALEN_" + envName(name), keys: c.Mapping.Kanalen[name].Extra, dir: c.dir, env: c.env}
+	c.kanalen[name] = s
+	return s
+}
+
 // ChannelSettings returns the channels.<name> block (empty when absent).
 func (c *Config) ChannelSettings(name string) *Settings {
 	if s, ok := c.channels[name]; ok {

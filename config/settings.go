@@ -262,5 +262,8 @@ func resolvePaths(v reflect.Value, dir string) {
 	}
 }
 
+// Decoded reports whether a channel decoded the block.
+func (s *Settings) Decoded() bool { return s.decoded != nil }
+
 // Empty reports whether the block has no keys.
 func (s *Settings) Empty() bool { return len(s.keys) == 0 }

@@ -33,6 +33,9 @@ type Env struct {
 	// Workers is the number of items handled at once by the channel's busiest source; a
 	// channel may size its own pools (OCR) by it.
 	Workers int
+	// MappingHints decodes the channel's own keys of mapping.kanalen.<name> (beside the
+	// host's kanaal, adres_omschrijving and zaak), such as a chat channel's by_kanaal.
+	MappingHints Decoder
 }
 
 // SourceConfig is one configured source as the host hands it to the channel that reads

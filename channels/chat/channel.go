@@ -39,8 +39,15 @@ type chatRuntime struct {
 
 func setup(env ingest.Env, decode ingest.Decoder) (ingest.Runtime, error) {
 	rt := &chatRuntime{env: env, zones: map[string]ingest.DropZone{}}
-	if err := decode(&rt.settings); err != nil {
+	var block channelBlock
+	if err := decode(&block); err != nil {
 		return nil, err
+	}
+	rt.settings.Fetch = block.Fetch
+	if env.MappingHints != nil {
+		if err := env.MappingHints(&rt.settings.MappingHints); err != nil {
+			return nil, err
+		}
 	}
 	if err := rt.settings.validate("channels." + Channel); err != nil {
 		return nil, err

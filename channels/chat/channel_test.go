@@ -88,7 +88,7 @@ func TestSources(t *testing.T) {
 }
 
 func TestSettings(t *testing.T) {
-	s := ChannelSettings{ByKanaal: map[string]string{" Signal ": "Signal", "chat": "Webchat"}}
+	s := ChannelSettings{MappingHints: MappingHints{ByKanaal: map[string]string{" Signal ": "Signal", "chat": "Webchat"}}}
 	if err := s.validate("channels.chat"); err != nil {
 		t.Fatal(err)
 	}
@@ -100,8 +100,8 @@ func TestSettings(t *testing.T) {
 		t.Errorf("defaults = %+v", s)
 	}
 	for _, bad := range []ChannelSettings{
-		{ByKanaal: map[string]string{"x": ""}},
-		{ByKanaal: map[string]string{"x": strings.Repeat("k", 51)}},
+		{MappingHints: MappingHints{ByKanaal: map[string]string{"x": ""}}},
+		{MappingHints: MappingHints{ByKanaal: map[string]string{"x": strings.Repeat("k", 51)}}},
 		{Fetch: FetchSettings{Timeout: -1}},
 	} {
 		if err := bad.validate("channels.chat"); err == nil {

@@ -6,15 +6,26 @@ import (
 	"time"
 )
 
-// ChannelSettings are the keys of the channels.chat block.
+// ChannelSettings are the channel's settings: its mapping hints, the keys of
+// mapping.kanalen.chat beside kanaal (contract §11), and the channels.chat block.
 type ChannelSettings struct {
+	MappingHints
+	// Fetch bounds the download of attachments given by URL (channels.chat.fetch).
+	Fetch FetchSettings `yaml:"fetch"`
+}
+
+// MappingHints are the chat channel's own keys of mapping.kanalen.chat.
+type MappingHints struct {
 	// ByKanaal maps a transcript's kanaal (case-insensitive) to klantcontact.kanaal. The
 	// defaults (chat, whatsapp, app, facebook, instagram) stay unless overridden; an
 	// unmapped kanaal gets the channel's kanaal (mapping.kanalen.chat.kanaal).
 	ByKanaal map[string]string `yaml:"by_kanaal"`
 	// Medewerker are the codes of a medewerker's actoridentificator.
 	Medewerker Codes `yaml:"medewerker"`
-	// Fetch bounds the download of attachments given by URL.
+}
+
+// channelBlock is the channels.chat block.
+type channelBlock struct {
 	Fetch FetchSettings `yaml:"fetch"`
 }
 
@@ -41,17 +52,17 @@ const defaultFetchTimeout = 30 * time.Second
 func (c *ChannelSettings) validate(at string) error {
 	for k, v := range c.ByKanaal {
 		if strings.TrimSpace(k) == "" || strings.TrimSpace(v) == "" {
-			return fmt.Errorf("%s.by_kanaal: keys and values must not be empty", at)
+			return fmt.Errorf("mapping.kanalen.chat.by_kanaal: keys and values must not be empty")
 		}
 		if len([]rune(v)) > 50 {
-			return fmt.Errorf("%s.by_kanaal: the kanaal of %q is longer than 50 characters", at, k)
+			return fmt.Errorf("mapping.kanalen.chat.by_kanaal: the kanaal of %q is longer than 50 characters", k)
 		}
 	}
 	for _, f := range []struct{ name, v string }{
 		{"code_objecttype", c.Medewerker.CodeObjecttype}, {"code_register", c.Medewerker.CodeRegister}, {"code_soort_object_id", c.Medewerker.CodeSoortObjectID},
 	} {
 		if len([]rune(f.v)) > 200 {
-			return fmt.Errorf("%s.medewerker.%s: longer than 200 characters", at, f.name)
+			return fmt.Errorf("mapping.kanalen.chat.medewerker.%s: longer than 200 characters", f.name)
 		}
 	}
 	if c.Fetch.Timeout < 0 {

@@ -63,10 +63,24 @@ func setupChannels(c *config.Config, env ingest.Env) (*channelSet, error) {
 			}
 		}
 	}
+	for name := range c.Mapping.Kanalen {
+		if _, ok := cs.channel(name); !ok {
+			return nil, fmt.Errorf("config: mapping.kanalen.%s: there is no channel %q (channels: %s)", name, name, cs.names())
+		}
+	}
 	for _, ch := range cs.list {
-		rt, err := ch.Setup(env, c.ChannelSettings(ch.Name).Decoder())
+		chEnv := env
+		hints := c.KanaalSettings(ch.Name)
+		chEnv.MappingHints = hints.Decoder()
+		rt, err := ch.Setup(chEnv, c.ChannelSettings(ch.Name).Decoder())
 		if err != nil {
 			return nil, fmt.Errorf("config: %w", err)
+		}
+		if !hints.Decoded() && !hints.Empty() {
+			// The channel has no mapping hints: every extra key is unknown.
+			if err := hints.Decoder()(&struct{}{}); err != nil {
+				return nil, fmt.Errorf("config: %w", err)
+			}
 		}
 		cs.runtimes[ch.Name] = rt
 	}

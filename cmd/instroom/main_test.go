@@ -178,6 +178,9 @@ func TestCheckConfig(t *testing.T) {
 		{"sources:\n  - {type: dir, path: x, channel: fax}\n", `sources[0].channel: "fax" is not one of email`},
 		{"sources:\n  - {type: dir, path: x}\nchannels:\n  email: {parse_timout: 5s}\n", "channels.email.parse_timout: unknown key (line 4)"},
 		{"sources:\n  - {type: dir, path: x}\nchannels:\n  telex: {}\n", `there is no channel "telex"`},
+		{"sources:\n  - {type: dir, path: x}\nmapping:\n  kanalen:\n    email: {kanaal: E-mail, by_kanaal: {a: b}}\n", "mapping.kanalen.email.by_kanaal: unknown key (line 5)"},
+		{"sources:\n  - {type: dir, path: x}\nmapping:\n  kanalen:\n    chat: {kanaal: Chat, by_kanaal: {signal: ''}}\n", "mapping.kanalen.chat.by_kanaal: keys and values must not be empty"},
+		{"sources:\n  - {type: dir, path: x}\nmapping:\n  kanalen:\n    fax: {kanaal: Fax}\n", `mapping.kanalen.fax: there is no channel "fax"`},
 		{"sources:\n  - {type: imap, imap: {address: imap.example.nl:143, security: plain, username: u, password: p}}\n", "unencrypted"},
 	} {
 		p := filepath.Join(dir, "c.yaml")
