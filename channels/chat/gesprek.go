@@ -4,12 +4,6 @@ import (
 	"bytes"
 	_ "embed"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"sync"
-	"unicode/utf8"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/instroom/instroom/ingest/intakeapi"
 )
@@ -82,63 +76,22 @@ type Uitkomst struct {
 	Tevreden       *bool       `json:"tevreden,omitempty"`
 }
 
-var (
-	schemaOnce sync.Once
-	schema     *jsonschema.Schema
-	schemaErr  error
-)
-
-// gesprekSchema compiles the embedded schema once; format assertions are on (date-time,
-// uuid, uri).
-func gesprekSchema() (*jsonschema.Schema, error) {
-	schemaOnce.Do(func() {
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schemaJSON))
-		if err != nil {
-			schemaErr = fmt.Errorf("reading gesprek schema: %w", err)
-			return
-		}
-		c := jsonschema.NewCompiler()
-		c.DefaultDraft(jsonschema.Draft2020)
-		c.AssertFormat()
-		if err := c.AddResource(schemaURL, doc); err != nil {
-			schemaErr = fmt.Errorf("adding gesprek schema: %w", err)
-			return
-		}
-		schema, schemaErr = c.Compile(schemaURL)
-	})
-	return schema, schemaErr
-}
-
-// decodeGesprek checks a transcript against gesprek.schema.json and decodes it. On
-// failure it returns every problem found (never just the first), each named by a JSON
-// Pointer, with the failing keyword as code (json when b is not UTF-8 JSON) and a Dutch
-// reason that never repeats a submitted value. A leading UTF-8 byte order mark is
-// ignored. It is safe for concurrent use (the intake API calls it too).
+// decodeGesprek checks a transcript against gesprek.schema.json and decodes it. On failure
+// it returns every problem found, each named by a JSON Pointer, with the failing keyword as
+// code (json when b is not UTF-8 JSON) and a Dutch reason that never repeats a value.
 func decodeGesprek(b []byte) (*Gesprek, []intakeapi.InvalidParam) {
-	b = bytes.TrimPrefix(b, []byte("\uFEFF"))
-	notJSON := []intakeapi.InvalidParam{{Name: "", Code: "json", Reason: "Geen geldige UTF-8 JSON."}}
-	if !utf8.Valid(b) {
-		return nil, notJSON
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		return nil, notJSON
-	}
-	sch, err := gesprekSchema()
-	if err != nil {
-		// The embedded schema is tested; this cannot happen in a build that passed.
-		return nil, []intakeapi.InvalidParam{{Name: "", Code: "schema", Reason: "Het schema kon niet worden geladen."}}
-	}
-	if err := sch.Validate(doc); err != nil {
-		var ve *jsonschema.ValidationError
-		if !errors.As(err, &ve) {
-			return nil, []intakeapi.InvalidParam{{Name: "", Code: "schema", Reason: "Het document kon niet worden gecontroleerd."}}
-		}
-		return nil, problems(ve)
+	if probs := gesprekSchema.Check(b); len(probs) > 0 {
+		return nil, probs
 	}
 	var g Gesprek
-	if err := json.Unmarshal(b, &g); err != nil {
+	if err := json.Unmarshal(bytes.TrimPrefix(b, []byte("\uFEFF")), &g); err != nil {
 		return nil, []intakeapi.InvalidParam{{Name: "", Code: "type", Reason: "Het document past niet in het schema."}}
 	}
 	return &g, nil
 }
+
+// gesprekSchema is gesprek.schema.json, compiled on first use.
+var gesprekSchema = intakeapi.NewSchema(schemaURL, schemaJSON)
+
+// problemSummary names the problems by pointer and code only, for reason files.
+func problemSummary(ps []intakeapi.InvalidParam) string { return intakeapi.ProblemSummary(ps) }

@@ -1,25 +1,86 @@
-package chat
+package intakeapi
 
-// Schema problems as intakeapi.InvalidParams. This is a copy of channels/brief/sidecar.go's
-// helpers (channels do not import each other); it could move to ingest/intakeapi as
-// intakeapi.Problems(*jsonschema.ValidationError) once both channels use it.
+// JSON Schema problems as InvalidParams (contract §6), shared by every channel whose
+// payload has a schema (brief.schema.json, gesprek.schema.json).
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-
-	"github.com/instroom/instroom/ingest/intakeapi"
 )
 
-// problems flattens a validation error tree into its leaf problems, sorted by name and
+// Schema is a JSON Schema (draft 2020-12, format assertions on) compiled once, on first use.
+type Schema struct {
+	url  string
+	doc  []byte
+	once sync.Once
+	s    *jsonschema.Schema
+	err  error
+}
+
+// NewSchema returns the schema doc, known under url (its $id). It does no work yet.
+func NewSchema(url string, doc []byte) *Schema { return &Schema{url: url, doc: doc} }
+
+func (s *Schema) compile() (*jsonschema.Schema, error) {
+	s.once.Do(func() {
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(s.doc))
+		if err != nil {
+			s.err = fmt.Errorf("reading schema: %w", err)
+			return
+		}
+		c := jsonschema.NewCompiler()
+		c.DefaultDraft(jsonschema.Draft2020)
+		c.AssertFormat()
+		if err := c.AddResource(s.url, doc); err != nil {
+			s.err = fmt.Errorf("adding schema: %w", err)
+			return
+		}
+		s.s, s.err = c.Compile(s.url)
+	})
+	return s.s, s.err
+}
+
+// Check checks a JSON document against the schema and returns every problem found (never
+// just the first), each named by a JSON Pointer, with the failing keyword as code (json
+// when b is not UTF-8 JSON) and a Dutch reason that never repeats a submitted value. A
+// leading UTF-8 byte order mark is ignored. No problems: the document is valid.
+func (s *Schema) Check(b []byte) []InvalidParam {
+	b = bytes.TrimPrefix(b, []byte("\uFEFF"))
+	notJSON := []InvalidParam{{Name: "", Code: "json", Reason: "Geen geldige UTF-8 JSON."}}
+	if !utf8.Valid(b) {
+		return notJSON
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return notJSON
+	}
+	sch, err := s.compile()
+	if err != nil {
+		// The embedded schemas are tested; this cannot happen in a build that passed.
+		return []InvalidParam{{Name: "", Code: "schema", Reason: "Het schema kon niet worden geladen."}}
+	}
+	if err := sch.Validate(doc); err != nil {
+		var ve *jsonschema.ValidationError
+		if !errors.As(err, &ve) {
+			return []InvalidParam{{Name: "", Code: "schema", Reason: "Het document kon niet worden gecontroleerd."}}
+		}
+		return Problems(ve)
+	}
+	return nil
+}
+
+// Problems flattens a validation error tree into its leaf problems, sorted by name and
 // code, one per name and code. A value that fails both the format and the pattern of a
-// field (tijdstip restates date-time as a pattern) is reported once, as format.
-func problems(ve *jsonschema.ValidationError) []intakeapi.InvalidParam {
-	var out []intakeapi.InvalidParam
+// field (a schema that restates date-time as a pattern) is reported once, as format.
+func Problems(ve *jsonschema.ValidationError) []InvalidParam {
+	var out []InvalidParam
 	collect(ve, &out)
 	format := map[string]bool{}
 	for _, p := range out {
@@ -28,7 +89,7 @@ func problems(ve *jsonschema.ValidationError) []intakeapi.InvalidParam {
 		}
 	}
 	seen := map[[2]string]bool{}
-	var list []intakeapi.InvalidParam
+	var list []InvalidParam
 	for _, p := range out {
 		k := [2]string{p.Name, p.Code}
 		if seen[k] || (p.Code == "pattern" && format[p.Name]) {
@@ -46,7 +107,7 @@ func problems(ve *jsonschema.ValidationError) []intakeapi.InvalidParam {
 	return list
 }
 
-func collect(ve *jsonschema.ValidationError, out *[]intakeapi.InvalidParam) {
+func collect(ve *jsonschema.ValidationError, out *[]InvalidParam) {
 	at := pointer(ve.InstanceLocation)
 	switch k := ve.ErrorKind.(type) {
 	case *kind.Schema, *kind.Group, *kind.AllOf, *kind.Reference:
@@ -56,19 +117,19 @@ func collect(ve *jsonschema.ValidationError, out *[]intakeapi.InvalidParam) {
 		return
 	case *kind.Required:
 		for _, m := range k.Missing {
-			*out = append(*out, intakeapi.InvalidParam{Name: at + "/" + escape(m), Code: "required", Reason: "Het veld ontbreekt."})
+			*out = append(*out, InvalidParam{Name: at + "/" + escape(m), Code: "required", Reason: "Het veld ontbreekt."})
 		}
 		return
 	case *kind.AdditionalProperties:
 		for _, m := range k.Properties {
-			*out = append(*out, intakeapi.InvalidParam{Name: at + "/" + escape(m), Code: "additionalProperties", Reason: "Onbekend veld."})
+			*out = append(*out, InvalidParam{Name: at + "/" + escape(m), Code: "additionalProperties", Reason: "Onbekend veld."})
 		}
 		return
 	case *kind.PropertyNames:
 		if p, ok := objectPointer(ve.SchemaURL, "propertyNames"); ok {
 			at = p
 		}
-		*out = append(*out, intakeapi.InvalidParam{Name: at + "/" + escape(k.Property), Code: "propertyNames", Reason: "Ongeldige veldnaam."})
+		*out = append(*out, InvalidParam{Name: at + "/" + escape(k.Property), Code: "propertyNames", Reason: "Ongeldige veldnaam."})
 		return
 	}
 	if len(ve.Causes) > 0 && !isCombinator(ve.ErrorKind) {
@@ -81,7 +142,7 @@ func collect(ve *jsonschema.ValidationError, out *[]intakeapi.InvalidParam) {
 	if kp := ve.ErrorKind.KeywordPath(); len(kp) > 0 {
 		code = kp[0]
 	}
-	*out = append(*out, intakeapi.InvalidParam{Name: at, Code: code, Reason: reason(ve.ErrorKind)})
+	*out = append(*out, InvalidParam{Name: at, Code: code, Reason: reason(ve.ErrorKind)})
 }
 
 func isCombinator(k jsonschema.ErrorKind) bool {
@@ -144,7 +205,7 @@ func typeNames(want []string) string {
 // the keyword's schema location ("…#/properties/kenmerken/propertyNames" → "/kenmerken").
 // jsonschema v6.0.3 hands propertyNames errors an instance location that later siblings
 // overwrite (it does not clone it), so that one cannot be trusted. It works for schemas
-// that nest objects through properties only, as gesprek.schema.json does for kenmerken.
+// that nest objects through properties only, as the intake schemas do.
 func objectPointer(schemaURL, kw string) (string, bool) {
 	_, frag, ok := strings.Cut(schemaURL, "#")
 	if !ok {
@@ -178,9 +239,9 @@ func escape(t string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1")
 }
 
-// problemSummary names the problems by pointer and code only, for reason files and
+// ProblemSummary names the problems by pointer and code only, for reason files and
 // errors (no reasons, no values).
-func problemSummary(ps []intakeapi.InvalidParam) string {
+func ProblemSummary(ps []InvalidParam) string {
 	var parts []string
 	for i, p := range ps {
 		if i == 10 {
