@@ -14,11 +14,17 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates tzdata tesseract-ocr tesseract-ocr-nld poppler-utils \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /var/lib/instroom --create-home instroom
+ && groupadd --system --gid 10001 instroom \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/instroom --create-home instroom \
+ && mkdir -p /etc/instroom
 COPY --from=build /out/instroom /usr/local/bin/instroom
 USER 10001:10001
 WORKDIR /var/lib/instroom
-ENV OMP_THREAD_LIMIT=1
+# data_dir defaults to "data" next to the config file, which is mounted read-only under
+# /etc/instroom: point it at the data volume instead (a data_dir in the file wins only
+# when this variable is unset; INSTROOM_* variables override the file).
+ENV OMP_THREAD_LIMIT=1 \
+    INSTROOM_DATA_DIR=/var/lib/instroom
 VOLUME ["/var/lib/instroom"]
 EXPOSE 9090
 ENTRYPOINT ["/usr/local/bin/instroom"]

@@ -355,7 +355,11 @@ func Parse(b []byte, dir string, environ []string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("config: %s", strings.ReplaceAll(err.Error(), "yaml: unmarshal errors:\n  ", ""))
+		var root yaml.Node
+		if yaml.Unmarshal(b, &root) != nil {
+			return nil, fmt.Errorf("config: %s", yamlErr(err))
+		}
+		return nil, fmt.Errorf("config: %s", strings.ReplaceAll(decodeError(err, &root, "").Error(), "\n", "\n  "))
 	}
 	c.dir = dir
 	if err := applyEnv(c, environ); err != nil {

@@ -249,3 +249,72 @@ func TestPlainTextGuards(t *testing.T) {
 		t.Errorf("plain HTTP S3 on loopback = %v", err)
 	}
 }
+
+// TestDecodeErrorsNameYAMLPath: a value of the wrong type is reported with its YAML path,
+// its line and what was expected, not with a Go type.
+func TestDecodeErrorsNameYAMLPath(t *testing.T) {
+	tests := []struct {
+		yaml string
+		want string
+	}{
+		{"data_dir: data\n\n\n\n\nlimits: {max_message_bytes: veel}\n",
+			"limits.max_message_bytes (line 6): expected a whole number, got a string"},
+		{"shutdown:\n  drain_timeout: lang\n",
+			"shutdown.drain_timeout (line 2): expected a duration such as 30s or 5m, got a string"},
+		{"routing:\n  rules:\n    - name: r\n      continue: misschien\n",
+			"routing.rules[0].continue (line 4): expected true or false, got a string"},
+		{"routing:\n  rules:\n    - name: r\n      when:\n        channels: email\n",
+			"routing.rules[0].when.channels (line 5): expected a list, got a string"},
+		{"sources: dir\n", "sources (line 1): expected a list, got a string"},
+		{"limits: 5\n", "limits (line 1): expected a mapping of keys and values, got a whole number"},
+	}
+	for _, tt := range tests {
+		_, err := config.Parse([]byte(tt.yaml), ".", nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Parse(%q) = %v, want %q", tt.yaml, err, tt.want)
+			continue
+		}
+		for _, goType := range []string{"int64", "time.Duration", "bool", "[]string", "!!str", "config."} {
+			if strings.Contains(err.Error(), goType) {
+				t.Errorf("Parse(%q) = %v, names the Go type or tag %s", tt.yaml, err, goType)
+			}
+		}
+	}
+}
+
+// TestDecodeErrorsTwoAtOnce: every wrong value is reported, each with its own path.
+func TestDecodeErrorsTwoAtOnce(t *testing.T) {
+	_, err := config.Parse([]byte("limits:\n  max_message_bytes: veel\nshutdown:\n  drain_timeout: lang\n"), ".", nil)
+	if err == nil || !strings.Contains(err.Error(), "limits.max_message_bytes (line 2)") || !strings.Contains(err.Error(), "shutdown.drain_timeout (line 4)") {
+		t.Errorf("Parse(two wrong values) = %v, want both paths", err)
+	}
+}
+
+// TestChannelSettingsDecodeErrorsNameYAMLPath: the same for channel settings decoded
+// through Settings.Decoder.
+func TestChannelSettingsDecodeErrorsNameYAMLPath(t *testing.T) {
+	type settings struct {
+		IMAP *struct {
+			Folders     []string      `yaml:"folders"`
+			IdleTimeout time.Duration `yaml:"idle_timeout"`
+			AllowPlain  bool          `yaml:"allow_plain"`
+			Port        int           `yaml:"port"`
+		} `yaml:"imap"`
+	}
+	c, err := config.Parse([]byte("sources:\n  - type: imap\n    imap:\n      folders: INBOX\n      idle_timeout: lang\n      allow_plain: ja graag\n      port: poort\n"), ".", nil)
+	if err != nil {
+		t.Fatalf("Parse = %v", err)
+	}
+	var s settings
+	err = c.Sources[0].Settings().Decoder()(&s)
+	for _, want := range []string{
+		"sources[0].imap.folders (line 4): expected a list, got a string",
+		"sources[0].imap.idle_timeout (line 5): expected a duration such as 30s or 5m, got a string",
+		"sources[0].imap.allow_plain (line 6): expected true or false, got a string",
+		"sources[0].imap.port (line 7): expected a whole number, got a string",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Decoder = %v, want %q", err, want)
+		}
+	}
+}

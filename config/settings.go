@@ -60,7 +60,7 @@ func (s *Settings) Decoder() func(v any) error {
 				continue
 			}
 			if err := node.Decode(f.Addr().Interface()); err != nil {
-				errs = append(errs, fmt.Errorf("%s.%s: %s", s.path, k, yamlErr(err)))
+				errs = append(errs, decodeError(err, &node, s.path+"."+k))
 			}
 		}
 		if len(errs) > 0 {

@@ -98,6 +98,18 @@ func (im *IMAPSettings) defaults() {
 	if im.Backlog == "" {
 		im.Backlog = BacklogAll
 	}
+	if im.ProcessedFolder == "" {
+		im.ProcessedFolder = "Verwerkt"
+	}
+	if im.FailedFolder == "" {
+		im.FailedFolder = "Mislukt"
+	}
+	if im.IdleTimeout <= 0 {
+		im.IdleTimeout = 5 * time.Minute
+	}
+	if im.AuthRetry <= 0 {
+		im.AuthRetry = 5 * time.Minute
+	}
 	if o := im.OAuth2; o != nil {
 		if o.TokenURL == "" && o.Tenant != "" {
 			o.TokenURL = "https://login.microsoftonline.com/" + o.Tenant + "/oauth2/v2.0/token"

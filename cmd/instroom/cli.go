@@ -25,10 +25,49 @@ func versionString() string {
 	if version != "" {
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+	bi, _ := debug.ReadBuildInfo()
+	return buildVersion(bi)
+}
+
+// buildVersion is the version from the build info: the module version of an installed
+// release, or for a build from a checkout "dev-<revision>" with the commit time and
+// ", dirty" when the work tree had changes, e.g. "dev-3f2a1c9 (2026-11-26T12:00:00Z, dirty)".
+func buildVersion(bi *debug.BuildInfo) string {
+	if bi == nil {
+		return "dev"
+	}
+	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
-	return "dev"
+	var rev, at string
+	dirty := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "dev"
+	}
+	if len(rev) > 7 {
+		rev = rev[:7]
+	}
+	var details []string
+	if at != "" {
+		details = append(details, at)
+	}
+	if dirty {
+		details = append(details, "dirty")
+	}
+	if len(details) == 0 {
+		return "dev-" + rev
+	}
+	return "dev-" + rev + " (" + strings.Join(details, ", ") + ")"
 }
 
 const usage = `usage: instroom <command> [flags]

@@ -231,3 +231,34 @@ func TestExampleProductionConfig(t *testing.T) {
 		t.Errorf("check-config(missing CA file) = exit %d: %s; want exit 1 naming ca_file and the file", code, stderr)
 	}
 }
+
+// TestCheckConfigPrintsIMAPDefaults: check-config prints the values in force, so the
+// documented IMAP defaults appear instead of zero values.
+func TestCheckConfigPrintsIMAPDefaults(t *testing.T) {
+	b, err := os.ReadFile("../../examples/production.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"instroom-oauth-client-secret", "instroom-imap-belastingen", "instroom-s3-access-key", "instroom-s3-secret-key", "instroom-kafka-password"} {
+		os.WriteFile(filepath.Join(dir, f), []byte("x\n"), 0o600)
+	}
+	ca := ingesttest.NewTestCA(t, dir)
+	cfg := strings.ReplaceAll(string(b), "/run/secrets/", dir+"/")
+	cfg = strings.ReplaceAll(cfg, "/etc/instroom/gemeente-ca.pem", ca.CAFile)
+	cfg = strings.ReplaceAll(cfg, "/etc/instroom/kafka-ca.pem", ca.CAFile)
+	p := filepath.Join(dir, "production.yaml")
+	os.WriteFile(p, []byte(cfg), 0o644)
+	code, stdout, stderr := runCLI(t, "check-config", "-config", p)
+	if code != 0 {
+		t.Fatalf("check-config(examples/production.yaml) = exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"idle_timeout: 5m0s", "auth_retry: 5m0s", "processed_folder: Verwerkt", "failed_folder: Mislukt", "poll_interval: 2s"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("check-config(examples/production.yaml) prints no %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "idle_timeout: 0s") || strings.Contains(stdout, "auth_retry: 0s") {
+		t.Errorf("check-config(examples/production.yaml) prints a zero default:\n%s", stdout)
+	}
+}

@@ -41,8 +41,55 @@ func Need(t testing.TB, name string) string {
 	if InCI() {
 		t.Fatalf("%s is not installed; .ci/run must install it", name)
 	}
+	logSkip(t, name)
 	t.Skipf("%s is not installed; skipping (CI=true makes this a failure)", name)
 	return ""
+}
+
+// logSkip appends "<package> <test>: <tool> not installed" to the file named by
+// INSTROOM_SKIP_LOG, when set, so scripts/test can sum up what a local run skipped.
+func logSkip(t testing.TB, name string) {
+	p := os.Getenv("INSTROOM_SKIP_LOG")
+	if p == "" {
+		return
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Logf("INSTROOM_SKIP_LOG: %v", err)
+		return
+	}
+	defer f.Close()
+	// One write per line: O_APPEND keeps lines of parallel test binaries whole.
+	if _, err := fmt.Fprintf(f, "%s %s: %s not installed\n", testPackage(), t.Name(), name); err != nil {
+		t.Logf("INSTROOM_SKIP_LOG: %v", err)
+	}
+}
+
+// testPackage is the import path of the package under test: a test binary runs in its
+// package's directory, so it is the module path of the nearest go.mod plus the way down.
+func testPackage() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "?"
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if mod, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+					rel, err := filepath.Rel(dir, wd)
+					if err != nil || rel == "." {
+						return strings.TrimSpace(mod)
+					}
+					return strings.TrimSpace(mod) + "/" + filepath.ToSlash(rel)
+				}
+			}
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			break
+		}
+	}
+	return filepath.Base(wd)
 }
 
 func isExec(p string) bool {
