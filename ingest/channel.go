@@ -36,6 +36,17 @@ type Env struct {
 	// MappingHints decodes the channel's own keys of mapping.kanalen.<name> (beside the
 	// host's kanaal, adres_omschrijving and zaak), such as a chat channel's by_kanaal.
 	MappingHints Decoder
+	// Metrics receives the channel's own measurements (nil: none are taken).
+	Metrics ChannelMetrics
+}
+
+// ChannelMetrics receives measurements a channel takes itself, for the host's metrics.
+// Label values are fixed words, never item content. Implementations must be safe for
+// concurrent use.
+type ChannelMetrics interface {
+	// OCRPage records one page OCR'd (or tried): outcome is "ok", "failed" or
+	// "too_large"; d is the time the OCR tool ran.
+	OCRPage(outcome string, d time.Duration)
 }
 
 // SourceConfig is one configured source as the host hands it to the channel that reads

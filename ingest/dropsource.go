@@ -46,13 +46,14 @@ type DropSource struct {
 
 	mu       sync.Mutex
 	queue    []dropEntry
-	inflight map[string]bool
-	done     chan struct{} // signalled when an item is settled (for Once)
+	inflight map[string]time.Time // name: modification time
+	done     chan struct{}        // signalled when an item is settled (for Once)
 	// settled remembers, per name, the sequence number of its settlement, so a listing
 	// that began before an item was settled does not queue it again.
 	seq      uint64
 	settled  map[string]uint64
 	listings int // listings in progress
+	listed   int // outcome of the last listing: 0 none yet, 1 ok, -1 failed
 }
 
 type dropEntry struct {
@@ -63,7 +64,7 @@ type dropEntry struct {
 
 // NewDropSource returns a source over zone. It does no I/O.
 func NewDropSource(zone DropZone, opts *DropSourceOptions) *DropSource {
-	s := &DropSource{zone: zone, inflight: map[string]bool{}, settled: map[string]uint64{}, done: make(chan struct{}, 1)}
+	s := &DropSource{zone: zone, inflight: map[string]time.Time{}, settled: map[string]uint64{}, done: make(chan struct{}, 1)}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -87,7 +88,7 @@ func (s *DropSource) Read(ctx context.Context) (*Item, AckFunc, error) {
 		if len(s.queue) > 0 {
 			e := s.queue[0]
 			s.queue = s.queue[1:]
-			s.inflight[e.name] = true
+			s.inflight[e.name] = e.mod
 			s.mu.Unlock()
 			return s.item(e), s.ackFunc(e.name), nil
 		}
@@ -122,8 +123,10 @@ func (s *DropSource) refill(ctx context.Context) error {
 	defer s.mu.Unlock()
 	s.listings--
 	if err != nil {
+		s.listed = -1
 		return err
 	}
+	s.listed = 1
 	queued := map[string]bool{}
 	for _, e := range s.queue {
 		queued[e.name] = true
@@ -132,7 +135,7 @@ func (s *DropSource) refill(ctx context.Context) error {
 		if at, ok := s.settled[e.name]; ok && at > start {
 			continue // settled while this listing ran: the listing saw it before it moved
 		}
-		if !s.inflight[e.name] && !queued[e.name] {
+		if _, busy := s.inflight[e.name]; !busy && !queued[e.name] {
 			s.queue = append(s.queue, e)
 		}
 	}
@@ -185,6 +188,54 @@ func (s *DropSource) ackFunc(name string) AckFunc {
 
 // Close implements Source.
 func (s *DropSource) Close() error { return nil }
+
+// Backlogger is implemented by a Source that knows how long its oldest waiting item has
+// waited, for the oldest-waiting metric. Implementations must be safe for concurrent use.
+type Backlogger interface {
+	// Oldest returns the arrival (modification) time of the oldest item queued or in
+	// flight; false when none is known to wait.
+	Oldest() (time.Time, bool)
+}
+
+// Prober is implemented by a Source that knows whether its last attempt to look for
+// items succeeded, also when it found none (the pipeline only learns of reads that
+// return, and an idle source's Read waits). Implementations must be safe for concurrent
+// use.
+type Prober interface {
+	// Reachable reports the outcome of the last attempt; known is false before the first.
+	Reachable() (up, known bool)
+}
+
+var (
+	_ Backlogger = (*DropSource)(nil)
+	_ Prober     = (*DropSource)(nil)
+)
+
+// Oldest implements Backlogger: the oldest modification time among the items queued and
+// in flight. Items not yet listed are not known.
+func (s *DropSource) Oldest() (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var oldest time.Time
+	for _, e := range s.queue {
+		if oldest.IsZero() || e.mod.Before(oldest) {
+			oldest = e.mod
+		}
+	}
+	for _, mod := range s.inflight {
+		if oldest.IsZero() || mod.Before(oldest) {
+			oldest = mod
+		}
+	}
+	return oldest, !oldest.IsZero()
+}
+
+// Reachable implements Prober: whether the zone's last listing succeeded.
+func (s *DropSource) Reachable() (up, known bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.listed > 0, s.listed != 0
+}
 
 // Place is where a name is in a drop zone. It is an alias of int, not a defined type, so
 // that storage packages, which may not import ingest, satisfy DropStore by shape

@@ -51,6 +51,7 @@ func setup(env ingest.Env, decode ingest.Decoder) (ingest.Runtime, error) {
 	rt.settings.defaults()
 	rt.parser = NewParser(&Options{
 		OCR: rt.settings.OCR, SpoolDir: spoolDir(env), MaxBytes: env.MaxItemBytes,
+		Metrics: env.Metrics,
 	})
 	return rt, nil
 }

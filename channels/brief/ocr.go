@@ -244,12 +244,30 @@ func (x *textExtractor) runPages(ctx context.Context, r *textResult, jobs []page
 			if ctx.Err() != nil {
 				return
 			}
+			start := time.Now()
 			text, truncated, err := j.run(ctx)
 			if err != nil && ctx.Err() != nil {
 				return // the time limit or shutdown; extract notes it
 			}
+			x.observePage(err, time.Since(start))
 			r.setPage(j.page, text, truncated, err)
 		})
 	}
 	wg.Wait()
+}
+
+// observePage reports one page's outcome to the metrics, if any: a fixed word, never the
+// error text.
+func (x *textExtractor) observePage(err error, d time.Duration) {
+	if x.opt.Metrics == nil {
+		return
+	}
+	outcome := "ok"
+	switch {
+	case errors.Is(err, errPageTooLarge):
+		outcome = "too_large"
+	case err != nil:
+		outcome = "failed"
+	}
+	x.opt.Metrics.OCRPage(outcome, d)
 }

@@ -42,6 +42,8 @@ type Options struct {
 	// Now returns the current time, used only when an item has no receipt time; nil:
 	// time.Now.
 	Now func() time.Time
+	// Metrics receives the outcome and time of every page OCR'd (nil: not measured).
+	Metrics ingest.ChannelMetrics
 }
 
 // Parser turns a letter (sidecar plus scan) into an intake. It is safe for concurrent use.
@@ -69,6 +71,7 @@ func NewParser(opts *Options) *Parser {
 	}
 	p.x = newTextExtractor(ocrOptions{
 		MaxPages: p.opts.OCR.MaxPages, Timeout: p.opts.OCR.Timeout, Workers: p.opts.OCR.Workers, TempDir: p.opts.SpoolDir,
+		Metrics: p.opts.Metrics,
 	})
 	p.extract = p.x.extract
 	return p

@@ -14,18 +14,21 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/instroom/instroom/ingest"
 )
 
 // ocrOptions configure text extraction. Zero values get defaults.
 type ocrOptions struct {
-	Tesseract string        // path of tesseract (default: looked up in PATH)
-	PDFToText string        // pdftotext (default PATH); pdfinfo is looked up beside it, else in PATH
-	PDFToPPM  string        // pdftoppm, to render PDF pages without a text layer (default PATH)
-	Lang      string        // tesseract language, default "nld"
-	MaxPages  int           // page cap per letter (default 50); pages beyond it are not read (note)
-	Timeout   time.Duration // time limit per letter, waiting for workers included (default 5m)
-	Workers   int           // pages OCR'd at once across the whole process (default runtime.NumCPU())
-	TempDir   string        // for rendered pages (default os.TempDir())
+	Tesseract string                // path of tesseract (default: looked up in PATH)
+	PDFToText string                // pdftotext (default PATH); pdfinfo is looked up beside it, else in PATH
+	PDFToPPM  string                // pdftoppm, to render PDF pages without a text layer (default PATH)
+	Lang      string                // tesseract language, default "nld"
+	MaxPages  int                   // page cap per letter (default 50); pages beyond it are not read (note)
+	Timeout   time.Duration         // time limit per letter, waiting for workers included (default 5m)
+	Workers   int                   // pages OCR'd at once across the whole process (default runtime.NumCPU())
+	TempDir   string                // for rendered pages (default os.TempDir())
+	Metrics   ingest.ChannelMetrics // receives every page's outcome and time (nil: not measured)
 }
 
 // textExtractor extracts the text of scans: the PDF text layer where a page has one, else OCR

@@ -178,8 +178,9 @@ func loadCA(file string) (*x509.CertPool, error) {
 }
 
 // tokenSource gets access tokens with the client-credentials flow, reusing each until it
-// is within RefreshBefore of expiring.
+// is within RefreshBefore of expiring. It remembers the last token's expiry (for the
+// token-expiry metric, IMAPSource.TokenExpiry).
 func (o *OAuth2Settings) tokenSource(ctx context.Context) oauth2.TokenSource {
 	cc := clientcredentials.Config{ClientID: o.ClientID, ClientSecret: o.ClientSecret, TokenURL: o.TokenURL, Scopes: o.Scopes}
-	return oauth2.ReuseTokenSourceWithExpiry(nil, cc.TokenSource(ctx), o.RefreshBefore)
+	return &expiryRecorder{ts: oauth2.ReuseTokenSourceWithExpiry(nil, cc.TokenSource(ctx), o.RefreshBefore)}
 }

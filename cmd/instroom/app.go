@@ -61,12 +61,15 @@ func runWorker(ctx context.Context, c *config.Config, log *slog.Logger, once boo
 	}
 	defer closePub() // the publisher closes last
 
-	cs, err := setupChannels(c, channelEnv(c, log, once, false))
+	reg := prometheus.NewRegistry()
+	metrics := newMetrics(reg)
+	metrics.ready = newReadiness()
+	env := channelEnv(c, log, once, false)
+	env.Metrics = metrics
+	cs, err := setupChannels(c, env)
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	metrics := newMetrics(reg)
 	p := &ingest.Pipeline{
 		Blobs: blobs, Publisher: pub, Mapping: opts,
 		CESource: "urn:instroom:" + c.Instance,
@@ -81,7 +84,10 @@ func runWorker(ctx context.Context, c *config.Config, log *slog.Logger, once boo
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ops, err := startOps(c, reg, log)
+	w := &watcher{ready: metrics.ready, metrics: metrics, probes: readyProbes(c, blobs, pub), streams: streams, interval: readyInterval, timeout: 5 * time.Second}
+	w.register()
+	go w.run(ctx)
+	ops, err := startOps(c, reg, metrics.ready, log)
 	if err != nil {
 		return err
 	}
@@ -106,8 +112,28 @@ func runWorker(ctx context.Context, c *config.Config, log *slog.Logger, once boo
 	return err
 }
 
-// startOps serves /metrics and /healthz on ops.listen (nothing when it is empty).
-func startOps(c *config.Config, reg *prometheus.Registry, log *slog.Logger) (*http.Server, error) {
+// readyProbes are the downstreams /readyz checks: the blob store and the event bus, with
+// a check when they are remote (S3, Kafka), always ready when local (directory, log).
+func readyProbes(c *config.Config, blobs blobStore, pub ingest.Publisher) []probe {
+	ps := []probe{{name: "blobs"}, {name: "events"}}
+	if s, ok := blobs.(interface{ Check(context.Context) error }); ok {
+		ps[0].check = s.Check
+	}
+	if bp, ok := pub.(busPublisher); ok {
+		if k, ok := bp.pub.(interface {
+			Check(context.Context, ...string) error
+		}); ok {
+			t := c.Storage.Events.Topics
+			ps[1].check = func(ctx context.Context) error {
+				return k.Check(ctx, t.Klantcontacten, t.Internetaken, t.DeadLetter)
+			}
+		}
+	}
+	return ps
+}
+
+// startOps serves /metrics, /healthz and /readyz on ops.listen (nothing when it is empty).
+func startOps(c *config.Config, reg *prometheus.Registry, ready http.Handler, log *slog.Logger) (*http.Server, error) {
 	if c.Ops.Listen == "" {
 		return nil, nil
 	}
@@ -115,7 +141,7 @@ func startOps(c *config.Config, reg *prometheus.Registry, log *slog.Logger) (*ht
 	if err != nil {
 		return nil, fmt.Errorf("ops endpoint: %w", err)
 	}
-	ops := &http.Server{Handler: opsHandler(reg), ReadHeaderTimeout: 5 * time.Second}
+	ops := &http.Server{Handler: opsHandler(reg, ready), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := ops.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("ops endpoint failed", "err", err)
