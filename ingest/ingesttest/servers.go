@@ -47,21 +47,21 @@ func Need(t testing.TB, name string) string {
 }
 
 // logSkip appends "<package> <test>: <tool> not installed" to the file named by
-// INSTROOM_SKIP_LOG, when set, so scripts/test can sum up what a local run skipped.
+// INGESTTEST_SKIP_LOG, when set, so scripts/test can sum up what a local run skipped.
 func logSkip(t testing.TB, name string) {
-	p := os.Getenv("INSTROOM_SKIP_LOG")
+	p := os.Getenv("INGESTTEST_SKIP_LOG")
 	if p == "" {
 		return
 	}
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
-		t.Logf("INSTROOM_SKIP_LOG: %v", err)
+		t.Logf("INGESTTEST_SKIP_LOG: %v", err)
 		return
 	}
 	defer f.Close()
 	// One write per line: O_APPEND keeps lines of parallel test binaries whole.
 	if _, err := fmt.Fprintf(f, "%s %s: %s not installed\n", testPackage(), t.Name(), name); err != nil {
-		t.Logf("INSTROOM_SKIP_LOG: %v", err)
+		t.Logf("INGESTTEST_SKIP_LOG: %v", err)
 	}
 }
 
