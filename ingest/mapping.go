@@ -1,75 +1,11 @@
 package ingest
 
 import (
-	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
-	"mime"
-	"path"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 )
-
-// ActorSpec describes an actor the registration links to.
-type ActorSpec struct {
-	// UUID is the actor's uuid in Open Klant. Empty: derived from Naam and SoortActor.
-	UUID         string
-	Naam         string
-	SoortActor   string // geautomatiseerde_actor, organisatorische_eenheid or medewerker
-	Functie      string // geautomatiseerde_actor only, required there (≤40)
-	Omschrijving string
-	Emailadres   string // organisatorische_eenheid only
-	// Telefoonnummer is a medewerker's phone number. Open Klant's Medewerker
-	// actorIdentificatie requires functie and telefoonnummer, so a medewerker gets one
-	// only when both are known (and a valid phone number); else only its
-	// actoridentificator.
-	Telefoonnummer string
-	// Identificator identifies the actor in an external register (optional).
-	Identificator *Identificator
-}
-
-// ID returns the actor's uuid.
-func (a ActorSpec) ID() string {
-	if a.UUID != "" {
-		return a.UUID
-	}
-	return ID("actor", a.SoortActor, a.Naam)
-}
-
-// Actor returns the Open Klant actor record.
-func (a ActorSpec) Actor() Actor {
-	act := Actor{UUID: a.ID(), Naam: Clip(a.Naam, MaxNaam), SoortActor: a.SoortActor, IndicatieActief: true, Actoridentificator: a.Identificator}
-	switch a.SoortActor {
-	case "geautomatiseerde_actor":
-		act.ActorIdentificatie = map[string]string{"functie": Clip(a.Functie, 40)}
-		if a.Omschrijving != "" {
-			act.ActorIdentificatie["omschrijving"] = Clip(a.Omschrijving, 200)
-		}
-	case "organisatorische_eenheid":
-		m := map[string]string{}
-		if a.Omschrijving != "" {
-			m["omschrijving"] = Clip(a.Omschrijving, 200)
-		}
-		if a.Emailadres != "" {
-			m["emailadres"] = a.Emailadres
-		}
-		if len(m) > 0 {
-			act.ActorIdentificatie = m
-		}
-	case "medewerker":
-		if a.Functie != "" && ValidPhone(a.Telefoonnummer) {
-			act.ActorIdentificatie = map[string]string{"functie": Clip(a.Functie, 40), "telefoonnummer": a.Telefoonnummer}
-			if a.Emailadres != "" && ValidEmail(a.Emailadres) {
-				act.ActorIdentificatie["emailadres"] = a.Emailadres
-			}
-		}
-	}
-	return act
-}
 
 // TaskSpec is an interne taak the routing chose.
 type TaskSpec struct {
@@ -287,24 +223,6 @@ func (m *mapper) actors() {
 	}
 }
 
-func containsActor(list []Actor, id string) bool {
-	for _, x := range list {
-		if x.UUID == id {
-			return true
-		}
-	}
-	return false
-}
-
-func appendActor(list []Actor, a Actor) []Actor {
-	for _, x := range list {
-		if x.UUID == a.UUID {
-			return list
-		}
-	}
-	return append(list, a)
-}
-
 func onderwerpOrDefault(s string) string {
 	if s == "" {
 		return noSubject
@@ -407,79 +325,4 @@ func ValidPhone(p string) bool {
 		}
 	}
 	return true
-}
-
-// SafeFilename reduces a sender-given file name to its last path element without control
-// characters, so it is safe to show and to offer as a download name. It is never used to
-// build a storage key.
-func SafeFilename(name string) string {
-	name = strings.ToValidUTF8(name, "")
-	name = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, name)
-	name = strings.ReplaceAll(name, "\\", "/")
-	name = path.Base("/" + name)
-	name = strings.TrimLeft(name, ".")
-	name = strings.TrimSpace(name)
-	if name == "" || name == "/" {
-		return "bestand"
-	}
-	return name
-}
-
-var extRE = regexp.MustCompile(`^[a-z0-9]{1,8}$`)
-
-var extByType = map[string]string{
-	"message/rfc822":   "eml",
-	"text/plain":       "txt",
-	"text/html":        "html",
-	"application/pdf":  "pdf",
-	"image/jpeg":       "jpg",
-	"image/png":        "png",
-	"image/tiff":       "tif",
-	"application/json": "json",
-}
-
-// objectKey is the deterministic, safe key of an informatieobject: prefix, klantcontact id,
-// informatieobject id and an extension that is only letters and digits.
-func objectKey(prefix, kcID, ioID, filename, contentType string) string {
-	ext := strings.ToLower(strings.TrimPrefix(path.Ext(SafeFilename(filename)), "."))
-	if !extRE.MatchString(ext) {
-		ext = extByType[MediaType(contentType)]
-	}
-	key := kcID + "/" + ioID
-	if ext != "" {
-		key += "." + ext
-	}
-	if prefix = strings.Trim(prefix, "/"); prefix != "" {
-		key = prefix + "/" + key
-	}
-	return key
-}
-
-// TextContent returns Content holding the given text as a UTF-8 text file.
-func TextContent(filename, text string) Content {
-	return BytesContent(filename, "text/plain; charset=utf-8", []byte(text))
-}
-
-// BytesContent returns Content over an in-memory byte slice.
-func BytesContent(filename, contentType string, b []byte) Content {
-	sum := sha256.Sum256(b)
-	return Content{
-		Filename: filename, ContentType: contentType, Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:]),
-		Open: func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil },
-	}
-}
-
-// MediaType returns the lower-case media type of a Content-Type value without its
-// parameters, or application/octet-stream when there is none.
-func MediaType(contentType string) string {
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil || mt == "" || !strings.Contains(mt, "/") {
-		return "application/octet-stream"
-	}
-	return strings.ToLower(mt)
 }
