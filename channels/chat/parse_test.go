@@ -221,7 +221,7 @@ func TestParseBadInput(t *testing.T) {
 		{"not UTF-8", "{\"gesprekId\":\"g\xff\"}", testVendor, ingest.ReasonUnparseable, nil},
 		{"empty", ``, testVendor, ingest.ReasonUnparseable, nil},
 		{"schema", `{"gesprekId":"g1","kanaal":"","berichten":[{"van":"robot","tijdstip":"gisteren"}],"uitkomst":{"soort":"x"},"kleur":"rood"}`,
-			testVendor, ingest.ReasonInvalid, []string{"/kanaal minLength", "/berichten/0/van enum", "/berichten/0/tijdstip format", "/uitkomst/soort enum", "/kleur additionalProperties"}},
+			testVendor, ingest.ReasonInvalid, []string{"/kanaal minLength", "/berichten/0/van enum", "/berichten/0/tijdstip format", "/uitkomst/soort enum", "(document) additionalProperties"}},
 		{"missing gesprekId", `{"kanaal":"chat","berichten":` + msg + `,"uitkomst":{"soort":"beantwoord"}}`, testVendor, ingest.ReasonInvalid, []string{"/gesprekId required"}},
 		{"zero messages", `{"gesprekId":"g1","kanaal":"chat","berichten":[],"uitkomst":{"soort":"beantwoord"}}`, testVendor, ingest.ReasonInvalid, []string{"/berichten minItems"}},
 		{"call-back without number", `{"gesprekId":"g1","kanaal":"chat","berichten":` + msg + `,"uitkomst":{"soort":"terugbelverzoek"}}`, testVendor, ingest.ReasonInvalid, []string{"/uitkomst/telefoonnummer required"}},

@@ -240,7 +240,8 @@ func escape(t string) string {
 }
 
 // ProblemSummary names the problems by pointer and code only, for reason files and
-// errors (no reasons, no values).
+// errors (no reasons, no values). An unknown or invalid property name is the sender's
+// content, not the schema's: it is named by the object that holds it.
 func ProblemSummary(ps []InvalidParam) string {
 	var parts []string
 	for i, p := range ps {
@@ -249,10 +250,15 @@ func ProblemSummary(ps []InvalidParam) string {
 			break
 		}
 		name := p.Name
+		if p.Code == "additionalProperties" || p.Code == "propertyNames" {
+			name = name[:max(strings.LastIndexByte(name, '/'), 0)]
+		}
 		if name == "" {
 			name = "(document)"
 		}
-		parts = append(parts, name+" "+p.Code)
+		if part := name + " " + p.Code; len(parts) == 0 || parts[len(parts)-1] != part {
+			parts = append(parts, part)
+		}
 	}
 	return strings.Join(parts, "; ")
 }
