@@ -33,6 +33,10 @@ type Config struct {
 	Shutdown Shutdown `yaml:"shutdown"`
 	// Intake is the vendor intake API server.
 	Intake Intake `yaml:"intake"`
+	// Scan configures virus scanning with clamd (off unless scan.clamd.address is set).
+	Scan Scan `yaml:"scan"`
+	// ScaleOut shares the sources among replicas (off unless scale_out.group is set).
+	ScaleOut ScaleOut `yaml:"scale_out"`
 	// Channels holds each channel's own settings (channels.<name>), decoded by the
 	// channel.
 	Channels map[string]yaml.Node `yaml:"channels"`
@@ -326,6 +330,12 @@ type Topics struct {
 type Limits struct {
 	// MaxMessageBytes is the largest item accepted (default 50 MiB).
 	MaxMessageBytes int64 `yaml:"max_message_bytes"`
+	// MaxAttempts is how many attempts at one item may end without an outcome (the
+	// worker died during them, or they ran past ItemTimeout) before the item goes to
+	// failed with reason "poison" (default 3). Counted in data_dir, across restarts.
+	MaxAttempts int `yaml:"max_attempts"`
+	// ItemTimeout bounds one attempt at one item (default 10m).
+	ItemTimeout time.Duration `yaml:"item_timeout"`
 }
 
 // Shutdown configures the graceful stop.

@@ -157,6 +157,12 @@ func (c *Config) storageDefaults() {
 	if c.Limits.MaxMessageBytes == 0 {
 		c.Limits.MaxMessageBytes = 50 << 20
 	}
+	if c.Limits.MaxAttempts == 0 {
+		c.Limits.MaxAttempts = 3
+	}
+	if c.Limits.ItemTimeout == 0 {
+		c.Limits.ItemTimeout = 10 * time.Minute
+	}
 	if c.Shutdown.DrainTimeout == 0 {
 		c.Shutdown.DrainTimeout = 10 * time.Second
 	}

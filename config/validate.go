@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"time"
 )
 
 var (
@@ -29,6 +30,8 @@ func (c *Config) validate() error {
 	c.validateRouting(bad)
 	c.validateSources(bad)
 	c.validateStorage(bad)
+	c.settleScan(bad)
+	c.settleScaleOut(bad)
 	return errors.Join(errs...)
 }
 
@@ -48,6 +51,12 @@ func (c *Config) validateBasics(bad badFunc) {
 	}
 	if c.Limits.MaxMessageBytes < 1024 {
 		bad("limits.max_message_bytes: must be at least 1024")
+	}
+	if c.Limits.MaxAttempts < 1 {
+		bad("limits.max_attempts: must be at least 1")
+	}
+	if c.Limits.ItemTimeout < time.Second {
+		bad("limits.item_timeout: must be at least 1s")
 	}
 }
 

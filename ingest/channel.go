@@ -25,6 +25,10 @@ type Env struct {
 	Once bool
 	// CheckOnly is set by check-config: validate settings, open nothing, create nothing.
 	CheckOnly bool
+	// ReplayOnly is set by instroom replay: sources are opened only to list and move back
+	// their failed items (Replayer), maybe beside a running worker, so a channel must not
+	// clean up what a worker owns (its spool directory).
+	ReplayOnly bool
 	// DrainTimeout is how long an item in flight may finish after shutdown was asked.
 	DrainTimeout time.Duration
 	// Vendors are the configured vendors (intake.vendors), for channels that take

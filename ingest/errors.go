@@ -14,6 +14,7 @@ const (
 	ReasonPanic       = "panic"       // handling the item panicked
 	ReasonUnreadable  = "unreadable"  // the source could not read the item
 	ReasonRejected    = "rejected"    // a downstream refused the item for good
+	ReasonPoison      = "poison"      // attempts kept ending without an outcome (worker died or timed out)
 )
 
 // Permanenter is implemented by errors that retrying cannot fix. Any package can mark an

@@ -67,6 +67,15 @@ type DeadLetterEvent struct {
 	Reason  string    `json:"reason"`
 	Error   string    `json:"error"`
 	At      time.Time `json:"at"`
+	// SHA256 is the lowercase hex SHA-256 of the item's raw bytes as its source yielded
+	// them (a letter: its sidecar), when they could be read; never for too_large. With
+	// Size and ReceivedAt it finds the item in its failed place when its reference
+	// changed on the way there (IMAP: a new UID), for instroom replay -dead-letters.
+	SHA256 string `json:"sha256,omitempty"`
+	// Size is the item's size in bytes, when known.
+	Size int64 `json:"size,omitempty"`
+	// ReceivedAt is when the source received the item (IMAP INTERNALDATE, file time).
+	ReceivedAt time.Time `json:"receivedAt,omitzero"`
 }
 
 // Events builds the klantcontacten event and one internetaken event per task. Every byte

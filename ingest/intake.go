@@ -82,6 +82,9 @@ type Intake struct {
 	// (letters and transcripts have their own default, per the intake contract); nil:
 	// routing.default.
 	DefaultTasks []TaskSpec
+	// Withheld marks the parts kept out of the blob store because a virus was found in
+	// them (set by the pipeline, see scan.go); they get no informatieobject.
+	Withheld Withheld
 }
 
 // LabelledPhone is a phone number as given, with the omschrijving of its digitaal adres.

@@ -79,11 +79,16 @@ func phoneKey(n string) string {
 // channel asks for it).
 func (m *mapper) objects() {
 	in := m.in
-	m.add("origineel", "origineel", "Origineel: "+onderwerpOrDefault(m.subject), in.Original)
-	if in.Delivery != nil && in.Delivery.Open != nil {
+	if !in.Withheld.Original {
+		m.add("origineel", "origineel", "Origineel: "+onderwerpOrDefault(m.subject), in.Original)
+	}
+	if in.Delivery != nil && in.Delivery.Open != nil && !in.Withheld.Delivery {
 		m.add("aanlevering", "aanlevering", "Aanlevering: "+onderwerpOrDefault(m.subject), *in.Delivery)
 	}
 	for i, a := range in.Attachments {
+		if in.Withheld.Attachments[i] {
+			continue
+		}
 		if a.Filename == "" {
 			a.Filename = fmt.Sprintf("bijlage-%d", i+1)
 			if ext := extByType[MediaType(a.ContentType)]; ext != "" {
@@ -94,7 +99,8 @@ func (m *mapper) objects() {
 	}
 	_, subjCut := Truncate(m.subject, MaxOnderwerp)
 	_, textCut := Truncate(m.text, MaxInhoud)
-	if subjCut || textCut || (in.KeepText && m.text != "") {
+	// A withheld original leaves the full text as the contact's readable copy.
+	if subjCut || textCut || (in.KeepText && m.text != "") || in.Withheld.Original {
 		full := "Onderwerp: " + m.subject + "\n\n" + m.text + "\n"
 		m.add("volledige_tekst", "volledige_tekst", "Volledige tekst: "+onderwerpOrDefault(m.subject), TextContent("volledige-tekst.txt", full))
 	}
@@ -133,12 +139,19 @@ func (m *mapper) add(tag, soort, titel string, c Content) {
 // default tasks when it has them, else routing's default; the notes go into each
 // toelichting.
 func (m *mapper) tasks() {
-	if m.o.Router == nil {
+	if m.o.Router == nil && !m.in.Withheld.Any() {
 		return
 	}
-	tasks, matched := m.o.Router.route(m.in)
+	var tasks []TaskSpec
+	matched := false
+	if m.o.Router != nil {
+		tasks, matched = m.o.Router.route(m.in)
+	}
 	if !matched && m.in.DefaultTasks != nil {
 		tasks = m.in.DefaultTasks
+	}
+	if len(tasks) == 0 && m.in.Withheld.Any() {
+		tasks = noteTasks(m.in, m.o) // the virus note must reach a colleague
 	}
 	for i, t := range tasks {
 		var refs []Ref

@@ -2,9 +2,10 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,6 +40,21 @@ type Pipeline struct {
 	// Index remembers which klantcontact each message became, so replies link to the
 	// klantcontact they answer (onderwerpobject wasKlantcontact). Nil: no linking.
 	Index ContactIndex
+	// Attempts remembers attempts that ended without an outcome, across restarts (nil:
+	// not remembered). MaxAttempts of them make an item poison (default 3); ItemTimeout
+	// bounds one attempt (default 10m).
+	Attempts    AttemptLog
+	MaxAttempts int
+	ItemTimeout time.Duration
+	// Scanner scans every original and attachment before anything is stored (nil: no
+	// scanning); infected content goes to Quarantine instead (scan.go).
+	Scanner    Scanner
+	Quarantine *Quarantine
+
+	// live is the mapping set by SetMapping (a reload); nil: Mapping.
+	live atomic.Pointer[MapOptions]
+	// isolate lets an item with earlier attempts without outcome run alone (run.go).
+	isolate sync.RWMutex
 }
 
 // ContactIndex maps channel references (ContactKey) to the klantcontact they became. It
@@ -97,7 +113,10 @@ func (p *Pipeline) Handle(ctx context.Context, parser Parser, item *Item) (Resul
 	if err := p.resolveLinks(ctx, in); err != nil {
 		return Result{}, err
 	}
-	m, err := Map(in, p.Mapping)
+	if err := p.screen(ctx, in, item); err != nil {
+		return Result{}, err
+	}
+	m, err := Map(in, p.mapping())
 	if err != nil {
 		return Result{}, fmt.Errorf("mapping intake: %w", err)
 	}
@@ -163,180 +182,4 @@ func Inspect(ctx context.Context, parser Parser, item *Item, opts *MapOptions) (
 		return nil, err
 	}
 	return &m.Registration, nil
-}
-
-// ErrVanished marks an item that is no longer at its source (moved or removed by someone
-// else, or settled already): there is nothing to handle, and Run drops it without retrying.
-var ErrVanished = errors.New("item vanished from its source")
-
-// ErrEndOfInput is returned by a source's Read when it has nothing left and was asked to
-// stop then (run once). Run then returns nil.
-var ErrEndOfInput = errors.New("end of input")
-
-// Stream is one source with the parser of its channel.
-type Stream struct {
-	// Name identifies the source in logs, metrics and dead-letter events.
-	Name    string
-	Channel string
-	Source  Source
-	Parser  Parser
-	// Workers is the number of items handled at the same time (default 1).
-	Workers int
-	// MaxBackoff caps the wait between retries of a temporarily failing item (default 30s).
-	MaxBackoff time.Duration
-	// DrainTimeout is how long an item in flight may take to finish after shutdown was
-	// asked (default 10s). After it the item is abandoned unacked.
-	DrainTimeout time.Duration
-}
-
-// Run reads the stream's source until ctx is done (or the source reaches its end) and
-// handles every item with the pipeline: store, publish, then ack. Temporary errors are
-// retried with exponential backoff, in place, for as long as they last; a permanent error
-// or a panic sends the item to the dead-letter topic and the source's failed place, and
-// the source goes on with the next item.
-func Run(ctx context.Context, s Stream, p *Pipeline) error {
-	if s.Workers < 1 {
-		s.Workers = 1
-	}
-	if s.MaxBackoff <= 0 {
-		s.MaxBackoff = 30 * time.Second
-	}
-	if s.DrainTimeout <= 0 {
-		s.DrainTimeout = 10 * time.Second
-	}
-	log := p.logger().With("source", s.Name, "channel", s.Channel)
-	errc := make(chan error, s.Workers)
-	for range s.Workers {
-		go func() { errc <- runWorker(ctx, s, p, log) }()
-	}
-	var first error
-	for range s.Workers {
-		if err := <-errc; err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}
-
-func runWorker(ctx context.Context, s Stream, p *Pipeline, log *slog.Logger) error {
-	obs := p.observer()
-	readFailures := 0
-	for {
-		item, ack, err := s.Source.Read(ctx)
-		if err != nil {
-			if errors.Is(err, ErrEndOfInput) {
-				return nil
-			}
-			if ctx.Err() != nil {
-				return nil
-			}
-			readFailures++
-			obs.SourceUp(s.Name, false)
-			log.Warn("reading source failed", "err", err, "attempt", readFailures)
-			if !sleep(ctx, backoff(readFailures, s.MaxBackoff)) {
-				return nil
-			}
-			continue
-		}
-		readFailures = 0
-		obs.SourceUp(s.Name, true)
-		handleItem(ctx, s, p, log, item, ack)
-		if ctx.Err() != nil {
-			return nil
-		}
-	}
-}
-
-// handleItem handles one item until it is settled or shutdown abandons it.
-func handleItem(ctx context.Context, s Stream, p *Pipeline, log *slog.Logger, item *Item, ack AckFunc) {
-	obs := p.observer()
-	// The item in flight may finish after shutdown was asked, within the drain timeout.
-	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	stop := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(s.DrainTimeout, cancel)
-		context.AfterFunc(hctx, func() { t.Stop() })
-	})
-	defer stop()
-	log = log.With("source_id", item.Ref)
-	for attempt := 1; ; attempt++ {
-		start := time.Now()
-		res, err := safeHandle(hctx, p, s.Parser, item)
-		d := time.Since(start)
-		if err == nil {
-			obs.ItemDone(s.Name, s.Channel, "ok", "", d)
-			if aerr := ack(hctx, nil); aerr != nil {
-				log.Error("acknowledging item failed; it will be read again", "err", aerr, "klantcontact_id", res.KlantcontactID)
-				return
-			}
-			log.Debug("item registered", "klantcontact_id", res.KlantcontactID, "attachments", res.Objects-1, "bytes", res.Bytes, "tasks", res.Tasks, "duration_ms", d.Milliseconds())
-			return
-		}
-		if errors.Is(err, ErrVanished) {
-			obs.ItemDone(s.Name, s.Channel, "temporary", "", d)
-			_ = ack(hctx, err)
-			log.Info("item vanished from its source; nothing to do")
-			return
-		}
-		if IsPermanent(err) {
-			reason := ReasonOf(err)
-			dl := DeadLetter(DeadLetterEvent{Source: s.Name, Ref: item.Ref, Channel: s.Channel, Reason: reason, Error: err.Error(), At: time.Now().UTC().Truncate(time.Second)}, p.ceSource(), p.Topics)
-			if perr := p.Publisher.Publish(hctx, dl); perr != nil {
-				err = fmt.Errorf("publishing dead letter: %w", perr)
-			} else {
-				obs.ItemDone(s.Name, s.Channel, "permanent", reason, d)
-				log.Warn("item failed permanently; moved to failed", "reason", reason, "err", err)
-				if aerr := ack(hctx, err); aerr != nil {
-					log.Error("moving failed item failed; it will be read again", "err", aerr)
-				}
-				return
-			}
-		}
-		obs.ItemDone(s.Name, s.Channel, "temporary", "", d)
-		if ctx.Err() != nil {
-			// Shutting down: leave the item for the next run.
-			_ = ack(context.WithoutCancel(ctx), err)
-			log.Info("item abandoned at shutdown; it will be read again", "err", err)
-			return
-		}
-		wait := backoff(attempt, s.MaxBackoff)
-		log.Warn("item failed; retrying", "err", err, "attempt", attempt, "retry_in", wait.String())
-		if !sleep(ctx, wait) {
-			_ = ack(context.WithoutCancel(ctx), err)
-			return
-		}
-	}
-}
-
-// safeHandle runs Handle and turns a panic into a permanent error.
-func safeHandle(ctx context.Context, p *Pipeline, parser Parser, item *Item) (res Result, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			p.logger().Error("panic while handling item", "source_id", item.Ref, "panic", fmt.Sprint(r), "stack", string(stack()))
-			err = Permanentf(ReasonPanic, "panic while handling item")
-		}
-	}()
-	return p.Handle(ctx, parser, item)
-}
-
-func backoff(attempt int, max time.Duration) time.Duration {
-	d := 100 * time.Millisecond
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	return d
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"time"
 )
@@ -11,6 +13,10 @@ type Item struct {
 	// Ref is a stable reference to the item at its source (mailbox+UIDVALIDITY+UID, a file
 	// name). It identifies the item in logs and dead-letter events; it is not citizen data.
 	Ref string
+	// LogRef, when set, is how logs name the item: a reference that holds no citizen
+	// data (an IMAP account, folder and UID). Empty: logs use LogID, a hash of Ref, since
+	// a file name in a drop zone may hold a subject or a name.
+	LogRef string
 	// Size is the item's size in bytes, or -1 when the source does not know it.
 	Size int64
 	// ReceivedAt is when the source received the item (delivery time, file time).
@@ -77,4 +83,19 @@ type ItemFile struct {
 	Name string // the file's name in its drop zone (a vendor's name: never a storage key)
 	Size int64
 	Open func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// LogID is the item's name in logs: LogRef, or "h:" and the first 16 hex digits of the
+// SHA-256 of Ref (instroom replay -dry-run prints it beside each failed item).
+func (i *Item) LogID() string {
+	if i.LogRef != "" {
+		return i.LogRef
+	}
+	return RefHash(i.Ref)
+}
+
+// RefHash is the log name of an item reference that may hold citizen data.
+func RefHash(ref string) string {
+	sum := sha256.Sum256([]byte(ref))
+	return "h:" + hex.EncodeToString(sum[:8])
 }

@@ -115,7 +115,7 @@ func (rt *briefRuntime) Sources(ctx context.Context, sc ingest.SourceConfig) ([]
 	if rt.env.CheckOnly {
 		return nil, nil
 	}
-	if dir := rt.parser.opts.SpoolDir; dir != "" {
+	if dir := rt.parser.opts.SpoolDir; dir != "" && !rt.env.ReplayOnly {
 		var err error
 		rt.spoolOnce.Do(func() { err = prepareSpool(dir) })
 		if err != nil {

@@ -33,6 +33,11 @@ func (s *Source) refill(ctx context.Context) error {
 	for _, vz := range s.zones {
 		ps, err := s.listZone(ctx, vz)
 		if err != nil {
+			if ctx.Err() == nil {
+				s.mu.Lock()
+				s.noteListing(nil, err)
+				s.mu.Unlock()
+			}
 			return fmt.Errorf("listing letters of vendor %s: %w", vz.Vendor, err)
 		}
 		found = append(found, ps...)
@@ -49,6 +54,7 @@ func (s *Source) refill(ctx context.Context) error {
 	})
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.noteListing(found, nil)
 	queued := map[string]bool{}
 	for _, p := range s.queue {
 		queued[inflightKey(p.vz.Vendor, p.sidecar.name)] = true

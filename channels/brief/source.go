@@ -73,6 +73,7 @@ type Source struct {
 	listSeq uint64
 	settled map[string]uint64
 	done    chan struct{} // signalled when a letter is settled (for Once)
+	backlog backlog       // for metrics and /readyz (backlog.go)
 }
 
 type fileKey struct {
@@ -205,6 +206,7 @@ func (s *Source) ackFunc(p pair) ingest.AckFunc {
 		defer func() {
 			s.mu.Lock()
 			delete(s.inflight, inflightKey(p.vz.Vendor, p.sidecar.name))
+			delete(s.backlog.arrived, inflightKey(p.vz.Vendor, p.sidecar.name))
 			s.settled[inflightKey(p.vz.Vendor, p.sidecar.name)] = s.listSeq
 			if p.scan != nil {
 				delete(s.inflight, inflightKey(p.vz.Vendor, p.scan.name))

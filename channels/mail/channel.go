@@ -34,11 +34,15 @@ type mailRuntime struct {
 	spoolOnce sync.Once
 }
 
-// prepareSpool creates the spool directory and removes what a killed worker left in it.
-// At start nothing is in flight, and one worker owns its data_dir.
-func prepareSpool(dir string) error {
+// prepareSpool creates the spool directory and, with clean, removes what a killed worker
+// left in it. At start nothing is in flight, and one worker owns its data_dir; instroom
+// replay, which may run beside the worker, does not clean.
+func prepareSpool(dir string, clean bool) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("creating spool directory: %w", err)
+	}
+	if !clean {
+		return nil
 	}
 	left, _ := filepath.Glob(filepath.Join(dir, "instroom-*"))
 	for _, f := range left {
@@ -84,7 +88,7 @@ func (rt *mailRuntime) Sources(ctx context.Context, sc ingest.SourceConfig) ([]i
 	}
 	if !rt.env.CheckOnly && rt.parser.opts.SpoolDir != "" {
 		var err error
-		rt.spoolOnce.Do(func() { err = prepareSpool(rt.parser.opts.SpoolDir) })
+		rt.spoolOnce.Do(func() { err = prepareSpool(rt.parser.opts.SpoolDir, !rt.env.ReplayOnly) })
 		if err != nil {
 			return nil, err
 		}
@@ -152,7 +156,7 @@ func (rt *mailRuntime) imapSources(ctx context.Context, sc ingest.SourceConfig, 
 	var out []ingest.NamedSource
 	for _, folder := range im.Folders {
 		fo := o
-		fo.Folder = folder
+		fo.Folder, fo.Watched = folder, im.Folders
 		out = append(out, ingest.NamedSource{Suffix: folderName(folder), Source: NewIMAP(fo)})
 	}
 	return out, nil

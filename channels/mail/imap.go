@@ -59,7 +59,10 @@ type IMAPOptions struct {
 	TLS  *tls.Config
 	Auth IMAPAuth
 	// Folder is the watched folder (default INBOX).
-	Folder          string
+	Folder string
+	// Watched are all watched folders of the account, which share its failed folder (nil:
+	// Folder alone). Replay uses it to tell whose failed mail is whose (imapreplay.go).
+	Watched         []string
 	ProcessedFolder string // default "Verwerkt"
 	FailedFolder    string // default "Mislukt"
 	AckMode         string // default AckMove
@@ -110,6 +113,10 @@ type IMAPSource struct {
 	newMail chan struct{} // signalled by EXISTS during IDLE
 	settled chan struct{} // signalled when an item is settled
 	closed  chan struct{}
+
+	replay replayConn // instroom replay's own connection, on the failed folder
+
+	backlog imapBacklog // for metrics and /readyz (imapbacklog.go)
 }
 
 type imapEntry struct {
@@ -170,10 +177,17 @@ func (s *IMAPSource) Read(ctx context.Context) (*ingest.Item, ingest.AckFunc, er
 		s.mu.Lock()
 		if err := s.connect(ctx); err != nil {
 			s.mu.Unlock()
+			if ctx.Err() == nil {
+				s.noteFailure()
+			}
 			return nil, nil, err
 		}
 		if len(s.queue) == 0 {
-			if err := s.search(ctx); err != nil {
+			err := s.search(ctx)
+			if ctx.Err() == nil {
+				s.noteSearch(err)
+			}
+			if err != nil {
 				s.drop()
 				s.mu.Unlock()
 				return nil, nil, err
@@ -197,32 +211,35 @@ func (s *IMAPSource) Read(ctx context.Context) (*ingest.Item, ingest.AckFunc, er
 			s.mu.Unlock()
 			return item, ack, nil
 		}
-		if busy := len(s.inflight) > 0; busy || !s.caps.Has(imap.CapIdle) {
-			s.mu.Unlock()
-			wait := s.opts.PollInterval
-			if wait <= 0 {
-				wait = 30 * time.Second
-				if busy {
-					wait = time.Second
-				}
-			}
-			if c := s.opts.CheckInterval; c > 0 && c < wait {
-				wait = c
-			}
-			if err := s.pause(ctx, wait); err != nil {
-				return nil, nil, err
-			}
-			continue
-		}
-		err := s.idle(ctx)
-		if err != nil {
-			s.drop()
-		}
-		s.mu.Unlock()
-		if err != nil {
+		if err := s.await(ctx); err != nil {
 			return nil, nil, err
 		}
 	}
+}
+
+// await waits for news while the queue is empty: in IDLE, or polling when mail is in
+// flight or the server has no IDLE. It is called with s.mu held and releases it.
+func (s *IMAPSource) await(ctx context.Context) error {
+	if busy := len(s.inflight) > 0; busy || !s.caps.Has(imap.CapIdle) {
+		s.mu.Unlock()
+		wait := s.opts.PollInterval
+		if wait <= 0 {
+			wait = 30 * time.Second
+			if busy {
+				wait = time.Second
+			}
+		}
+		if c := s.opts.CheckInterval; c > 0 && c < wait {
+			wait = c
+		}
+		return s.pause(ctx, wait)
+	}
+	err := s.idle(ctx)
+	if err != nil {
+		s.drop()
+	}
+	s.mu.Unlock()
+	return err
 }
 
 func (s *IMAPSource) pause(ctx context.Context, d time.Duration) error {
@@ -247,6 +264,7 @@ func (s *IMAPSource) Close() error {
 	default:
 		close(s.closed)
 	}
+	s.closeReplay()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.c != nil {

@@ -24,6 +24,7 @@ func (s *IMAPSource) ackFunc(uid imap.UID, validity uint32, sp *spool) ingest.Ac
 			s.mu.Lock()
 			delete(s.inflight, uid)
 			s.mu.Unlock()
+			s.noteSettled(uid)
 			signal(s.settled)
 			return nil // leave it; it is read again
 		}
@@ -52,6 +53,7 @@ func (s *IMAPSource) settleBatch(ctx context.Context, batch []*settleReq) {
 	defer func() {
 		for _, r := range batch {
 			delete(s.inflight, r.uid)
+			s.noteSettled(r.uid)
 		}
 	}()
 	var err error
@@ -101,9 +103,11 @@ func (s *IMAPSource) settle(ctx context.Context, batch []*settleReq) error {
 	}
 	for reason, uids := range failed {
 		set := imap.UIDSetNum(uids...)
-		// Keep the reason on the mail itself; not every server allows keywords.
-		kw := imap.Flag("$Instroom-" + reason)
-		_ = s.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{kw}}, nil).Close()
+		// Keep the reason and the watched folder on the mail itself, for replay; not every
+		// server allows keywords (each is stored on its own, so one refused keeps the other).
+		for _, kw := range []imap.Flag{imap.Flag(reasonKeyword + reason), folderKeyword(s.opts.Folder)} {
+			_ = s.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{kw}}, nil).Close()
+		}
 		if _, err := s.c.Move(set, s.opts.FailedFolder).Wait(); err != nil {
 			return fmt.Errorf("imap: moving to failed folder: %w", err)
 		}

@@ -66,51 +66,12 @@ func (s *IMAPSource) connect(ctx context.Context) error {
 			return nil
 		}
 	}
-	if s.authErr != nil && time.Since(s.authErrAt) < s.opts.AuthRetry {
-		return s.authErr
-	}
-	dialer := &net.Dialer{Timeout: s.opts.DialTimeout}
-	opts := &imapclient.Options{
-		TLSConfig: s.tlsConfig(),
-		Dialer:    dialer,
-		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
-			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
-				if d.NumMessages != nil {
-					signal(s.newMail)
-				}
-			},
-		},
-	}
-	var c *imapclient.Client
-	var err error
-	switch s.opts.Security {
-	case SecurityTLS:
-		c, err = imapclient.DialTLS(s.opts.Addr, opts)
-	case SecurityStartTLS:
-		c, err = imapclient.DialStartTLS(s.opts.Addr, opts)
-	case SecurityPlain:
-		c, err = imapclient.DialInsecure(s.opts.Addr, opts)
-	default:
-		return fmt.Errorf("imap: security %q is not one of tls, starttls, plain", s.opts.Security)
-	}
+	c, err := s.dial(ctx)
 	if err != nil {
-		return fmt.Errorf("imap: connecting: %w", err)
+		return err
 	}
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	if err := c.WaitGreeting(); err != nil {
-		c.Close()
-		return fmt.Errorf("imap: greeting: %w", err)
-	}
-	if err := s.login(ctx, c); err != nil {
-		c.Close()
-		if errors.Is(err, ErrAuth) {
-			s.authErr, s.authErrAt = err, time.Now()
-			s.log.Error("imap login refused; next attempt after the auth retry interval", "err", err, "retry_in", s.opts.AuthRetry.String())
-		}
-		return err
-	}
-	s.authErr = nil
 	s.caps = c.Caps()
 	// Failed mail is moved in every ack mode; processed mail only in move mode.
 	folders := []string{s.opts.FailedFolder}
@@ -137,6 +98,57 @@ func (s *IMAPSource) connect(ctx context.Context) error {
 	s.c = c
 	s.log.Info("imap connected", "uidvalidity", sel.UIDValidity, "messages", sel.NumMessages)
 	return nil
+}
+
+// dial connects and logs in, unless the server refused the credentials less than
+// AuthRetry ago. The caller holds s.mu.
+func (s *IMAPSource) dial(ctx context.Context) (*imapclient.Client, error) {
+	if s.authErr != nil && time.Since(s.authErrAt) < s.opts.AuthRetry {
+		return nil, s.authErr
+	}
+	dialer := &net.Dialer{Timeout: s.opts.DialTimeout}
+	opts := &imapclient.Options{
+		TLSConfig: s.tlsConfig(),
+		Dialer:    dialer,
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					signal(s.newMail)
+				}
+			},
+		},
+	}
+	var c *imapclient.Client
+	var err error
+	switch s.opts.Security {
+	case SecurityTLS:
+		c, err = imapclient.DialTLS(s.opts.Addr, opts)
+	case SecurityStartTLS:
+		c, err = imapclient.DialStartTLS(s.opts.Addr, opts)
+	case SecurityPlain:
+		c, err = imapclient.DialInsecure(s.opts.Addr, opts)
+	default:
+		return nil, fmt.Errorf("imap: security %q is not one of tls, starttls, plain", s.opts.Security)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("imap: connecting: %w", err)
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if err := c.WaitGreeting(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("imap: greeting: %w", err)
+	}
+	if err := s.login(ctx, c); err != nil {
+		c.Close()
+		if errors.Is(err, ErrAuth) {
+			s.authErr, s.authErrAt = err, time.Now()
+			s.log.Error("imap login refused; next attempt after the auth retry interval", "err", err, "retry_in", s.opts.AuthRetry.String())
+		}
+		return nil, err
+	}
+	s.authErr = nil
+	return c, nil
 }
 
 func (s *IMAPSource) tlsConfig() *tls.Config {

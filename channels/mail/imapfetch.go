@@ -68,7 +68,7 @@ var errVanished = errors.New("imap: message vanished")
 // s.mu.
 func (s *IMAPSource) fetch(ctx context.Context, e imapEntry) (*ingest.Item, *spool, error) {
 	ref := fmt.Sprintf("imap:%s/%s/%d/%d", s.opts.Account, s.opts.Folder, s.uidValidity, e.uid)
-	item := &ingest.Item{Ref: ref, Size: e.size, ReceivedAt: e.date.UTC()}
+	item := &ingest.Item{Ref: ref, LogRef: ref, Size: e.size, ReceivedAt: e.date.UTC()}
 	if s.opts.MaxBytes > 0 && e.size > s.opts.MaxBytes {
 		item.Open = func(context.Context) (io.ReadCloser, error) {
 			return nil, ingest.Permanentf(ingest.ReasonTooLarge, "mail of %d bytes was not fetched", e.size)

@@ -8,13 +8,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/instroom/instroom/config"
 	"github.com/instroom/instroom/ingest"
+	"github.com/instroom/instroom/storage/attempts"
 	"github.com/instroom/instroom/storage/blob"
 	"github.com/instroom/instroom/storage/bus"
 )
@@ -31,7 +36,12 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer, environ []stri
 		return err
 	}
 	log := newLogger(c.Log, stderr)
-	return runWorker(ctx, c, log, *once)
+	// SIGHUP is caught from here on: during the start it is kept for later, not fatal.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := &reloadSource{hup: hup, load: func() (*config.Config, error) { return loadConfig(*path, environ) }}
+	return runWorker(ctx, c, log, *once, reload)
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
@@ -46,10 +56,10 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 
 // runWorker wires the configured sources to the pipeline and runs them until ctx is done
 // (or, with once, until every source is empty). The publisher closes last.
-func runWorker(ctx context.Context, c *config.Config, log *slog.Logger, once bool) error {
-	opts, err := mapOptions(c)
-	if err != nil {
-		return err
+// With reload (nil: none), SIGHUP applies a changed configuration (reload.go).
+func runWorker(ctx context.Context, c *config.Config, log *slog.Logger, once bool, reload *reloadSource) error {
+	if once && c.ScaleOut.Enabled() {
+		return errors.New("run -once cannot share sources with other replicas: empty scale_out.group for it (INSTROOM_SCALE_OUT_GROUP=)")
 	}
 	blobs, err := newBlobStore(ctx, c, log)
 	if err != nil {
@@ -70,24 +80,69 @@ func runWorker(ctx context.Context, c *config.Config, log *slog.Logger, once boo
 	if err != nil {
 		return err
 	}
-	p := &ingest.Pipeline{
-		Blobs: blobs, Publisher: pub, Mapping: opts,
-		CESource: "urn:instroom:" + c.Instance,
-		Topics:   ingest.Topics{Klantcontacten: c.Storage.Events.Topics.Klantcontacten, Internetaken: c.Storage.Events.Topics.Internetaken, DeadLetter: c.Storage.Events.Topics.DeadLetter},
-		Logger:   log, Observer: metrics, MaxItemBytes: c.Limits.MaxMessageBytes,
-		Index: blob.NewIndex(blobs, c.Storage.Blobs.Prefix),
+	p, err := newPipeline(ctx, c, blobs, pub, metrics, log)
+	if err != nil {
+		return err
 	}
 	streams, err := newStreams(ctx, c, cs, false)
 	if err != nil {
 		return err
 	}
-
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w := &watcher{ready: metrics.ready, metrics: metrics, probes: readyProbes(c, blobs, pub), streams: streams, interval: readyInterval, timeout: 5 * time.Second}
+	var lease *leases
+	if c.ScaleOut.Enabled() {
+		if lease, err = newLeases(c, pub, streams, p, log, reg, metrics.ready); err != nil {
+			return err
+		}
+	}
+	w := &watcher{ready: metrics.ready, metrics: metrics, probes: append(readyProbes(c, blobs, pub), scanProbes(p)...), streams: streams, interval: readyInterval, timeout: 5 * time.Second}
+	if lease != nil {
+		w.active = lease.isMine
+	}
 	w.register()
 	go w.run(ctx)
-	ops, err := startOps(c, reg, metrics.ready, log)
+	return serve(ctx, c, log, once, reload, &served{p: p, cs: cs, streams: streams, lease: lease, metrics: metrics, reg: reg})
+}
+
+// newPipeline is the pipeline of the configuration: mapping, blob store, publisher,
+// attempt log and virus scanning.
+func newPipeline(ctx context.Context, c *config.Config, blobs blobStore, pub ingest.Publisher, metrics *metrics, log *slog.Logger) (*ingest.Pipeline, error) {
+	opts, err := mapOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	p := &ingest.Pipeline{
+		Blobs: blobs, Publisher: pub, Mapping: opts,
+		CESource: "urn:instroom:" + c.Instance,
+		Topics:   ingest.Topics{Klantcontacten: c.Storage.Events.Topics.Klantcontacten, Internetaken: c.Storage.Events.Topics.Internetaken, DeadLetter: c.Storage.Events.Topics.DeadLetter},
+		Logger:   log, Observer: metrics, MaxItemBytes: c.Limits.MaxMessageBytes,
+		Index:       blob.NewIndex(blobs, c.Storage.Blobs.Prefix),
+		MaxAttempts: c.Limits.MaxAttempts, ItemTimeout: c.Limits.ItemTimeout,
+	}
+	if p.Attempts, err = attempts.Open(filepath.Join(c.DataDir, "attempts")); err != nil {
+		return nil, err
+	}
+	if err := setupScan(ctx, c, p, blobs, log); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// served is what serve runs.
+type served struct {
+	p       *ingest.Pipeline
+	cs      *channelSet
+	streams []ingest.Stream
+	lease   *leases // nil: every source runs here
+	metrics *metrics
+	reg     *prometheus.Registry
+}
+
+// serve starts the ops endpoint, the intake API and the reloader, runs the sources until
+// ctx is done, and stops everything in order.
+func serve(ctx context.Context, c *config.Config, log *slog.Logger, once bool, reload *reloadSource, sv *served) error {
+	ops, err := startOps(c, sv.reg, sv.metrics.ready, log)
 	if err != nil {
 		return err
 	}
@@ -97,11 +152,20 @@ func runWorker(ctx context.Context, c *config.Config, log *slog.Logger, once boo
 		if c.Intake.Listen != "" {
 			log.Info("intake API not served with -once")
 		}
-	} else if intake, err = serveIntake(ctx, c, cs, log, metrics); err != nil {
+	} else if intake, err = serveIntake(ctx, c, sv.cs, log, sv.metrics); err != nil {
 		return err
 	}
-	log.Info("instroom started", "version", versionString(), "sources", len(streams), "blobs", c.Storage.Blobs.Type, "events", c.Storage.Events.Type)
-	err = runStreams(ctx, streams, p)
+	if reload != nil {
+		r := &reloader{load: reload.load, base: c, p: sv.p, front: intake.front, log: log, obs: newReloadMetrics(sv.reg)}
+		go r.watch(ctx, reload.hup)
+	}
+	log.Info("instroom started", "version", versionString(), "sources", len(sv.streams), "blobs", c.Storage.Blobs.Type, "events", c.Storage.Events.Type)
+	if sv.lease != nil {
+		err = sv.lease.run(ctx)
+	} else {
+		err = runStreams(ctx, sv.streams, sv.p)
+	}
+	closeSources(sv.streams)
 	intake.stop(ctx)
 	if ops != nil {
 		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -159,7 +223,6 @@ func runStreams(ctx context.Context, streams []ingest.Stream, p *ingest.Pipeline
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer s.Source.Close()
 			if err := ingest.Run(ctx, s, p); err != nil {
 				errc <- fmt.Errorf("source %s: %w", s.Name, err)
 			}
@@ -172,6 +235,13 @@ func runStreams(ctx context.Context, streams []ingest.Stream, p *ingest.Pipeline
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// closeSources closes every stream's source (unsettled items stay where they are).
+func closeSources(streams []ingest.Stream) {
+	for _, s := range streams {
+		s.Source.Close()
+	}
 }
 
 // busPublisher adapts a storage/bus publisher to ingest.Publisher, and maps the bus's

@@ -113,7 +113,7 @@ func BenchmarkChain(b *testing.B) {
 	}
 	b.ResetTimer()
 	start := time.Now()
-	go func() { done <- runWorker(wctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), false) }()
+	go func() { done <- runWorker(wctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), false, nil) }()
 	st.waitFor("the backlog", 20*time.Minute, func() bool { return st.processedTotal() == mails })
 	elapsed := time.Since(start)
 	b.StopTimer()

@@ -79,6 +79,9 @@ commands:
                                letter, a transcript) would produce; stores and publishes
                                nothing
   check-config -config FILE    validate a configuration and print it with secrets hidden
+  replay -config FILE [-source NAME] [-reason R] [-ref REF | -dead-letters FILE|-] [-dry-run]
+                               move failed items back to their source so the worker
+                               handles them again (-dry-run: list them only)
   version                      print the version
 `
 
@@ -96,6 +99,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 		err = cmdInspect(ctx, args[1:], stdout, stderr, environ)
 	case "check-config":
 		err = cmdCheckConfig(args[1:], stdout, stderr, environ)
+	case "replay":
+		err = cmdReplay(ctx, args[1:], os.Stdin, stdout, stderr, environ)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "instroom", versionString())
 	case "help", "-h", "-help", "--help":

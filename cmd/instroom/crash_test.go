@@ -90,7 +90,7 @@ func TestCrashRestart(t *testing.T) {
 		want[ingest.KlantcontactID(in.Channel, in.Identity)] = true
 	}
 	cfg := filepath.Join(dir, "instroom.yaml")
-	os.WriteFile(cfg, []byte("instance: crashtest\ndata_dir: data\nlog: {level: warn}\nsources:\n  - {name: inbox, type: maildir, path: inbox, poll_interval: 20ms}\n"), 0o644)
+	os.WriteFile(cfg, []byte("instance: crashtest\ndata_dir: data\nlog: {level: warn}\nlimits: {max_attempts: 1000}\nsources:\n  - {name: inbox, type: maildir, path: inbox, poll_interval: 20ms}\n"), 0o644)
 
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("random seed %d", seed)

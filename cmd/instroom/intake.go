@@ -20,8 +20,9 @@ import (
 // routes (ingest.Runtime.Routes) and their part of the OpenAPI document; none of them
 // opens a listener of its own. intakeapi.Server is the front door in front of them.
 type intakeServer struct {
-	srv  *http.Server
-	addr net.Addr
+	srv   *http.Server
+	addr  net.Addr
+	front *intakeapi.Server // for reloads of the vendors
 }
 
 // Addr is the address the server listens on (nil when it is off).
@@ -48,7 +49,7 @@ func serveIntake(ctx context.Context, c *config.Config, cs *channelSet, log *slo
 	if err != nil {
 		return nil, fmt.Errorf("intake endpoint: %w", err)
 	}
-	s := &intakeServer{addr: ln.Addr(), srv: &http.Server{
+	s := &intakeServer{addr: ln.Addr(), front: front, srv: &http.Server{
 		Handler: front, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: 64 << 10,
 		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },

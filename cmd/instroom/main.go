@@ -7,6 +7,8 @@
 //	instroom run -config FILE [-once]   run the worker
 //	instroom inspect [-config FILE] MAIL print the registration one .eml would produce
 //	instroom check-config -config FILE  validate a configuration and print it, secrets hidden
+//	instroom replay -config FILE [-dry-run] [-source NAME] [-reason R] [-ref REF | -dead-letters FILE]
+//	                                    move failed items back to their source (-dry-run: list them)
 //	instroom version                    print the version
 package main
 

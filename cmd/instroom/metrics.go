@@ -24,6 +24,7 @@ type metrics struct {
 	ocrPages      *prometheus.CounterVec
 	ocrSeconds    prometheus.Histogram
 	tokenExpiry   *prometheus.GaugeVec
+	infected      *prometheus.CounterVec
 	// ready receives the sources' reachability for /readyz (nil: not tracked).
 	ready *readiness
 }
@@ -73,9 +74,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "instroom_oauth_token_expiry_seconds",
 			Help: "Seconds until the XOAUTH2 access token last obtained for an IMAP folder's account expires (negative: expired), polled every 10s.",
 		}, []string{"source"}),
+		infected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "instroom_infected_total",
+			Help: "Items in which the virus scanner found a virus (original quarantined, infected parts not stored), by channel.",
+		}, []string{"channel"}),
 	}
 	reg.MustRegister(m.items, m.duration, m.up, m.intakeRequests, m.intakeDuration,
-		m.deadLetters, m.oldestWaiting, m.ocrPages, m.ocrSeconds, m.tokenExpiry,
+		m.deadLetters, m.oldestWaiting, m.ocrPages, m.ocrSeconds, m.tokenExpiry, m.infected,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -109,6 +114,9 @@ func (m *metrics) OCRPage(outcome string, d time.Duration) {
 		m.ocrSeconds.Observe(d.Seconds())
 	}
 }
+
+// Infected implements ingest.ScanObserver.
+func (m *metrics) Infected(channel string) { m.infected.WithLabelValues(channel).Inc() }
 
 // IntakeRequest implements intakeapi.Observer. Every label value is bounded: vendor keys
 // come from the configuration, resources are the fixed routes, statuses HTTP codes.

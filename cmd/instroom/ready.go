@@ -87,10 +87,13 @@ type probe struct {
 
 // watcher runs the readiness checks and polls the sources' backlogs every interval.
 type watcher struct {
-	ready    *readiness
-	metrics  *metrics
-	probes   []probe
-	streams  []ingest.Stream
+	ready   *readiness
+	metrics *metrics
+	probes  []probe
+	streams []ingest.Stream
+	// active reports whether this replica runs a stream (nil: all run here); the others
+	// are standby (scale_out) and neither probed nor polled.
+	active   func(name string) bool
 	interval time.Duration
 	timeout  time.Duration // per check
 }
@@ -109,6 +112,9 @@ func (w *watcher) register() {
 		state := stateWaiting
 		if _, ok := s.Source.(ingest.Prober); ok {
 			state = stateStarting
+		}
+		if w.active != nil && !w.active(s.Name) {
+			state = stateStandby
 		}
 		w.ready.set("source:"+s.Name, state)
 	}
@@ -150,6 +156,9 @@ func (w *watcher) once(ctx context.Context) {
 	}
 	now := time.Now()
 	for _, s := range w.streams {
+		if w.active != nil && !w.active(s.Name) {
+			continue
+		}
 		if p, ok := s.Source.(ingest.Prober); ok {
 			if up, known := p.Reachable(); known {
 				w.ready.source(s.Name, up)

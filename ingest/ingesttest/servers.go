@@ -345,6 +345,8 @@ type KafkaOptions struct {
 	DataDir string
 	// CA makes the broker serve TLS with the CA's server certificate.
 	CA *TestCA
+	// Partitions of each topic (default 3).
+	Partitions int
 }
 
 // StartKafka starts a kfake broker as its own process.
@@ -356,6 +358,9 @@ func StartKafka(t testing.TB, opts KafkaOptions) *Kafka {
 	args := []string{"-port", fmt.Sprint(port)}
 	if len(opts.Topics) > 0 {
 		args = append(args, "-topics", strings.Join(opts.Topics, ","))
+	}
+	if opts.Partitions > 0 {
+		args = append(args, "-partitions", fmt.Sprint(opts.Partitions))
 	}
 	if opts.SASLUser != "" {
 		args = append(args, "-sasl-user", opts.SASLUser, "-sasl-pass", opts.SASLPass)

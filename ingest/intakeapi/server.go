@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/instroom/instroom/ingest"
@@ -52,10 +53,15 @@ type vendorState struct {
 // replays, problem details and the headers of the contract on every answer.
 type Server struct {
 	opts    Options
-	vendors []*vendorState
-	tokens  tokenTable
+	vendors atomic.Pointer[vendorTable] // replaced as a whole by SetVendors
 	replays *replayCache
 	routes  []*route
+}
+
+// vendorTable is the vendors with their tokens, as one value so a reload swaps both.
+type vendorTable struct {
+	vendors []*vendorState
+	tokens  tokenTable
 }
 
 // New returns a Server for the vendors of opts. It fails on a token hash or webhook
@@ -71,23 +77,53 @@ func New(opts Options) (*Server, error) {
 	if s.opts.Logger == nil {
 		s.opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	for i, v := range opts.Vendors {
+	if err := s.SetVendors(opts.Vendors); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// SetVendors replaces the vendors, their tokens, webhook secrets and rate limits (a
+// configuration reload). Requests being served finish with the vendor they started with;
+// a vendor whose rate and burst are unchanged keeps its bucket. On an error nothing
+// changes.
+func (s *Server) SetVendors(vendors []ingest.Vendor) error {
+	old := s.vendors.Load()
+	t := &vendorTable{}
+	for i, v := range vendors {
 		vs := &vendorState{v: v, bucket: newBucket(v.Rate, v.Burst)}
+		if prev := old.find(v.Key); prev != nil && prev.v.Rate == v.Rate && prev.v.Burst == v.Burst {
+			vs.bucket = prev.bucket
+		}
 		for _, h := range v.TokenSHA256 {
-			if err := s.tokens.add(i, h); err != nil {
-				return nil, fmt.Errorf("intake vendor %s: %w", v.Key, err)
+			if err := t.tokens.add(i, h); err != nil {
+				return fmt.Errorf("intake vendor %s: %w", v.Key, err)
 			}
 		}
 		for _, sec := range v.WebhookSecrets {
 			k, err := decodeSecret(sec)
 			if err != nil {
-				return nil, fmt.Errorf("intake vendor %s: %w", v.Key, err)
+				return fmt.Errorf("intake vendor %s: %w", v.Key, err)
 			}
 			vs.keys = append(vs.keys, k)
 		}
-		s.vendors = append(s.vendors, vs)
+		t.vendors = append(t.vendors, vs)
 	}
-	return s, nil
+	s.vendors.Store(t)
+	return nil
+}
+
+// find returns the vendor with key, or nil.
+func (t *vendorTable) find(key string) *vendorState {
+	if t == nil {
+		return nil
+	}
+	for _, vs := range t.vendors {
+		if vs.v.Key == key {
+			return vs
+		}
+	}
+	return nil
 }
 
 // Handle serves a channel's route: only vendors allowed on channel may use it, and a
@@ -174,12 +210,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // admit runs steps 2–4: token (401), channel (403), rate limit (429).
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, rt *route, st *state) bool {
 	tok, sent := bearerToken(r)
-	idx, ok := s.tokens.lookup(tok)
+	vt := s.vendors.Load()
+	idx, ok := vt.tokens.lookup(tok)
 	if !sent || !ok {
 		writeUnauthenticated(w, sent)
 		return false
 	}
-	st.vendor = s.vendors[idx]
+	st.vendor = vt.vendors[idx]
 	if !st.vendor.v.Allows(rt.channel) {
 		WriteProblem(w, CodeForbidden, "Deze leverancier mag dit kanaal niet gebruiken.", nil)
 		return false

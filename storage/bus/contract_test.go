@@ -113,7 +113,7 @@ func consume(t *testing.T, brokers []string, topic string, n int, dialer *kafka.
 }
 
 func TestContractKafka(t *testing.T) {
-	k := ingesttest.StartKafka(t, ingesttest.KafkaOptions{Topics: []string{"klantcontacten", "internetaken"}})
+	k := ingesttest.StartBroker(t, ingesttest.KafkaOptions{Topics: []string{"klantcontacten", "internetaken"}})
 	p, err := bus.NewKafka(bus.KafkaOptions{Brokers: []string{k.Addr}, Compression: "zstd"})
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func TestKafkaSASL(t *testing.T) {
 }
 
 func TestKafkaMissingTopic(t *testing.T) {
-	k := ingesttest.StartKafka(t, ingesttest.KafkaOptions{Topics: []string{"klantcontacten"}})
+	k := ingesttest.StartBroker(t, ingesttest.KafkaOptions{Topics: []string{"klantcontacten"}})
 	p, _ := bus.NewKafka(bus.KafkaOptions{Brokers: []string{k.Addr}})
 	defer p.Close()
 	if err := p.Check(context.Background(), "klantcontacten", "bestaat-niet"); !errors.Is(err, bus.ErrNoTopic) {
@@ -158,7 +158,7 @@ func TestKafkaMissingTopic(t *testing.T) {
 }
 
 func TestKafkaTooLargeIsReported(t *testing.T) {
-	k := ingesttest.StartKafka(t, ingesttest.KafkaOptions{Topics: []string{"klantcontacten"}})
+	k := ingesttest.StartBroker(t, ingesttest.KafkaOptions{Topics: []string{"klantcontacten"}})
 	p, _ := bus.NewKafka(bus.KafkaOptions{Brokers: []string{k.Addr}})
 	defer p.Close()
 	huge := strings.Repeat("x", 20<<20)
@@ -190,7 +190,7 @@ func TestKafkaTLS(t *testing.T) {
 // TestOneKlantcontactOnePartition: events with the same key land in the same partition,
 // across topics with the same partition count, so a consumer sees one contact in order.
 func TestOneKlantcontactOnePartition(t *testing.T) {
-	k := ingesttest.StartKafka(t, ingesttest.KafkaOptions{Topics: []string{"klantcontacten", "internetaken"}})
+	k := ingesttest.StartBroker(t, ingesttest.KafkaOptions{Topics: []string{"klantcontacten", "internetaken"}})
 	p, _ := bus.NewKafka(bus.KafkaOptions{Brokers: []string{k.Addr}})
 	defer p.Close()
 	ctx := context.Background()

@@ -133,6 +133,10 @@ type Reason struct {
 	Reason string    `json:"reason"`
 	Detail string    `json:"detail"`
 	At     time.Time `json:"at"`
+	// Name is the item's name when it failed: in failed/ it gets a .1, .2, … suffix when
+	// the name is taken there, and Restore moves it back under this name. (Empty in
+	// reason files written before it was recorded.)
+	Name string `json:"name,omitempty"`
 }
 
 // Fail moves an item to failed/ and writes its reason beside it.
@@ -142,7 +146,7 @@ func (d *Dir) Fail(ctx context.Context, name, reason, detail string) error {
 		return err
 	}
 	dst := freeName(filepath.Join(d.root, "failed"), name)
-	b, _ := json.MarshalIndent(Reason{Reason: reason, Detail: detail, At: d.opts.Now().UTC()}, "", "  ")
+	b, _ := json.MarshalIndent(Reason{Reason: reason, Detail: detail, At: d.opts.Now().UTC(), Name: name}, "", "  ")
 	if _, err := fsutil.WriteFile(dst+".reason.json", strings.NewReader(string(b)+"\n"), 0o640); err != nil {
 		return fmt.Errorf("dropzone: writing reason: %w", err)
 	}

@@ -311,7 +311,7 @@ func (z *S3Zone) Fail(ctx context.Context, name, reason, detail string) error {
 	if err != nil {
 		return fmt.Errorf("dropzone: moving to failed: %w", err)
 	}
-	b, _ := json.MarshalIndent(Reason{Reason: reason, Detail: detail, At: z.opts.Now().UTC()}, "", "  ")
+	b, _ := json.MarshalIndent(Reason{Reason: reason, Detail: detail, At: z.opts.Now().UTC(), Name: name}, "", "  ")
 	b = append(b, '\n')
 	_, err = z.c.PutObject(ctx, z.bucket, dst+".reason.json", bytes.NewReader(b), int64(len(b)),
 		minio.PutObjectOptions{ContentType: "application/json", ServerSideEncryption: z.sse})
