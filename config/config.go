@@ -336,6 +336,10 @@ type Limits struct {
 	MaxAttempts int `yaml:"max_attempts"`
 	// ItemTimeout bounds one attempt at one item (default 10m).
 	ItemTimeout time.Duration `yaml:"item_timeout"`
+	// RetryMaxBackoff caps the wait between retries of an item that failed temporarily,
+	// and between attempts to read a source that failed (default 5s): after an outage the
+	// worker is back within about this long.
+	RetryMaxBackoff time.Duration `yaml:"retry_max_backoff"`
 }
 
 // Shutdown configures the graceful stop.

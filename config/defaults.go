@@ -163,6 +163,9 @@ func (c *Config) storageDefaults() {
 	if c.Limits.ItemTimeout == 0 {
 		c.Limits.ItemTimeout = 10 * time.Minute
 	}
+	if c.Limits.RetryMaxBackoff == 0 {
+		c.Limits.RetryMaxBackoff = 5 * time.Second
+	}
 	if c.Shutdown.DrainTimeout == 0 {
 		c.Shutdown.DrainTimeout = 10 * time.Second
 	}

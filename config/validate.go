@@ -58,6 +58,9 @@ func (c *Config) validateBasics(bad badFunc) {
 	if c.Limits.ItemTimeout < time.Second {
 		bad("limits.item_timeout: must be at least 1s")
 	}
+	if c.Limits.RetryMaxBackoff < 100*time.Millisecond || c.Limits.RetryMaxBackoff > time.Hour {
+		bad("limits.retry_max_backoff: must be between 100ms and 1h")
+	}
 }
 
 func (c *Config) validateMapping(bad badFunc) {

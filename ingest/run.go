@@ -25,7 +25,7 @@ type Stream struct {
 	Parser  Parser
 	// Workers is the number of items handled at the same time (default 1).
 	Workers int
-	// MaxBackoff caps the wait between retries of a temporarily failing item (default 30s).
+	// MaxBackoff caps the wait between retries of a temporarily failing item (default 5s).
 	MaxBackoff time.Duration
 	// DrainTimeout is how long an item in flight may take to finish after shutdown was
 	// asked (default 10s). After it the item is abandoned unacked.
@@ -42,7 +42,7 @@ func Run(ctx context.Context, s Stream, p *Pipeline) error {
 		s.Workers = 1
 	}
 	if s.MaxBackoff <= 0 {
-		s.MaxBackoff = 30 * time.Second
+		s.MaxBackoff = 5 * time.Second
 	}
 	if s.DrainTimeout <= 0 {
 		s.DrainTimeout = 10 * time.Second

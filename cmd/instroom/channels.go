@@ -142,7 +142,7 @@ func newStreams(ctx context.Context, c *config.Config, cs *channelSet, checkOnly
 			}
 			streams = append(streams, ingest.Stream{
 				Name: name, Channel: ch.Name, Source: ns.Source, Parser: rt.Parser(),
-				Workers: sc.Workers, DrainTimeout: c.Shutdown.DrainTimeout,
+				Workers: sc.Workers, DrainTimeout: c.Shutdown.DrainTimeout, MaxBackoff: c.Limits.RetryMaxBackoff,
 			})
 		}
 	}
