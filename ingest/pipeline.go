@@ -98,8 +98,15 @@ type Result struct {
 }
 
 // Handle parses, maps, stores and publishes one item. It returns only after every object
-// is stored and every event is published; the caller then acks the item.
+// is stored and every event is published; the caller then acks the item. An item its
+// source refused (Item.Refused) fails at once with that error, nothing parsed.
 func (p *Pipeline) Handle(ctx context.Context, parser Parser, item *Item) (Result, error) {
+	if err := item.Refused; err != nil {
+		if !IsPermanent(err) {
+			err = Permanent(ReasonRejected, err)
+		}
+		return Result{}, err
+	}
 	if p.MaxItemBytes > 0 && item.Size > p.MaxItemBytes {
 		return Result{}, Permanentf(ReasonTooLarge, "item of %d bytes is over the limit of %d bytes", item.Size, p.MaxItemBytes)
 	}

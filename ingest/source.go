@@ -29,6 +29,12 @@ type Item struct {
 	Vendor string
 	// Files are further files that belong to the item (a letter's scan); usually none.
 	Files []ItemFile
+	// Refused, when set, says the source already knows the item cannot be handled (a
+	// letter's half whose other half never came). The pipeline fails the item with this
+	// error, without parsing it: it publishes its dead letter and acks the item with the
+	// error, so the source moves it to its failed place. It should be permanent (see
+	// Permanent); one that is not fails as rejected. No citizen data in its text.
+	Refused error
 }
 
 // AckFunc settles an item. A nil error means it was fully handled (stored and published):

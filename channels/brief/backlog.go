@@ -28,6 +28,9 @@ func (s *Source) noteListing(found []pair, err error) {
 	s.backlog.listed = 1
 	s.backlog.arrived = make(map[string]time.Time, len(found))
 	for _, p := range found {
+		if p.alone != nil {
+			continue // not a letter: a half that is failed as soon as it is read
+		}
 		at := p.sidecar.mod
 		if p.scan != nil && p.scan.mod.After(at) {
 			at = p.scan.mod

@@ -20,8 +20,8 @@ import (
 // Listing and pairing of the letter drop-zone source (see source.go): sidecars with their
 // scans, halves that wait, time out or were left behind by a crash.
 
-// refill lists every vendor's folder, queues the complete letters that are not queued or
-// in flight yet (oldest sidecar first), and moves timed-out and left-behind halves.
+// refill lists every vendor's folder, queues the complete letters and the timed-out halves
+// that are not queued or in flight yet (oldest first), and moves left-behind halves.
 func (s *Source) refill(ctx context.Context) error {
 	s.listMu.Lock()
 	defer s.listMu.Unlock()
@@ -119,21 +119,29 @@ func (s *Source) listZone(ctx context.Context, vz VendorZone) ([]pair, error) {
 			claimed[b] = true
 			out = append(out, pair{vz: vz, sidecar: f, scan: &scan})
 		case now.Sub(f.mod) >= s.opts.PairTimeout:
-			s.fail(ctx, vz, f.name, ReasonMissingScan, "the scan the sidecar names did not arrive within pair_timeout")
+			out = append(out, pair{vz: vz, sidecar: f, alone: errMissingScan})
 		}
 	}
 	s.mu.Lock()
 	s.bestands[vz.Vendor] = bestands
 	s.mu.Unlock()
-	s.orphans(ctx, vz, scans, claimed, now)
-	return out, nil
+	return append(out, s.orphans(ctx, vz, scans, claimed, now)...), nil
 }
 
+// The errors a half fails with when its other half did not come within PairTimeout. The
+// source yields the half as an item of its own with the error as its ingest.Item.Refused,
+// so the pipeline publishes its dead letter before the ack moves it to failed/.
+var (
+	errMissingScan    = ingest.Permanentf(ReasonMissingScan, "the scan the sidecar names did not arrive within pair_timeout")
+	errMissingSidecar = ingest.Permanentf(ReasonMissingSidecar, "no sidecar named the scan within pair_timeout")
+)
+
 // orphans handles the scans no sidecar at the top level names: a remembered leftover
-// follows its sidecar, a scan left behind by a crash goes to processed/, and one that
-// waited PairTimeout goes to failed/ as missing_sidecar.
-func (s *Source) orphans(ctx context.Context, vz VendorZone, scans []fileInfo, claimed map[string]bool, now time.Time) {
+// follows its sidecar, a scan left behind by a crash goes to processed/, and those that
+// waited PairTimeout are returned, to be read as halves alone (missing_sidecar).
+func (s *Source) orphans(ctx context.Context, vz VendorZone, scans []fileInfo, claimed map[string]bool, now time.Time) []pair {
 	checked := map[fileKey]bool{}
+	var alone []pair
 	for _, f := range scans {
 		if claimed[f.name] || s.isInflight(vz.Vendor, f.name) {
 			continue
@@ -171,7 +179,7 @@ func (s *Source) orphans(ctx context.Context, vz VendorZone, scans []fileInfo, c
 			checked[f.key()] = true
 		}
 		if now.Sub(f.mod) >= s.opts.PairTimeout {
-			s.fail(ctx, vz, f.name, ReasonMissingSidecar, "no sidecar named the scan within pair_timeout")
+			alone = append(alone, pair{vz: vz, sidecar: f, alone: errMissingSidecar})
 		}
 	}
 	s.mu.Lock()
@@ -182,6 +190,7 @@ func (s *Source) orphans(ctx context.Context, vz VendorZone, scans []fileInfo, c
 		}
 	}
 	s.mu.Unlock()
+	return alone
 }
 
 func containsName(files []fileInfo, name string) bool {
@@ -230,12 +239,6 @@ func (s *Source) leftBehind(ctx context.Context, vz VendorZone, scan string) (be
 		return false, false
 	}
 	return true, true
-}
-
-func (s *Source) fail(ctx context.Context, vz VendorZone, name, reason, detail string) {
-	if err := vz.Zone.Fail(ctx, name, reason, detail); err != nil {
-		s.opts.Logger.Warn("moving a half without its pair to failed/ failed", "vendor", vz.Vendor, "reason", reason, "err", err)
-	}
 }
 
 func (s *Source) isInflight(vendor, name string) bool {

@@ -39,6 +39,10 @@ func TestSourceReplay(t *testing.T) {
 	if err := ack(ctx, ingest.Permanentf(ingest.ReasonInvalid, "schema")); err != nil {
 		t.Fatal(err)
 	}
+	it, ack := read(t, s)
+	if err := ack(ctx, it.Refused); it.Refused == nil || err != nil {
+		t.Fatalf("Read() = %s refused %v, acked: %v; want the half S-2.pdf alone", it.Ref, it.Refused, err)
+	}
 	wantEnd(t, s)
 	lz.wantWhere("scanstraat", map[string]string{"S-1.json": "failed", "S-1.pdf": "failed", "S-2.pdf": "failed"})
 
@@ -73,7 +77,7 @@ func TestSourceReplay(t *testing.T) {
 	if _, err := s.Replay(ctx, letter.Ref); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("second Replay = %v, want fs.ErrNotExist", err)
 	}
-	it, ack := read(t, s)
+	it, ack = read(t, s)
 	if it.Ref != "scanstraat/S-1.json" || len(it.Files) != 1 || it.Files[0].Name != "S-1.pdf" {
 		t.Fatalf("Read after replay = %+v, want letter S-1 with its scan", it)
 	}

@@ -29,7 +29,8 @@ type OCRSettings struct {
 type SourceSettings struct {
 	// PairTimeout is how long a sidecar waits for its scan, and a scan for a sidecar that
 	// names it, counted from the file's modification time (default 24h). Then the half
-	// that is there goes to failed/ (missing_scan, missing_sidecar).
+	// that is there fails with a dead letter and goes to failed/ (missing_scan,
+	// missing_sidecar).
 	PairTimeout time.Duration `yaml:"pair_timeout"`
 }
 

@@ -19,8 +19,10 @@ import (
 //     names no valid bestand is still an item (without scan), so the parser fails it with
 //     its reason.
 //   - A sidecar whose scan is not there waits; a scan no sidecar names waits. After
-//     PairTimeout from its modification time the waiting half goes to failed/, the
-//     sidecar with reason missing_scan, the scan with missing_sidecar.
+//     PairTimeout from its modification time the waiting half is read as an item of its
+//     own that fails without parsing (ingest.Item.Refused): the pipeline publishes its
+//     dead letter, and its ack moves it to failed/, the sidecar with reason missing_scan,
+//     the scan with missing_sidecar.
 //   - Success moves the sidecar, then the scan, to processed/; a permanent failure moves
 //     both to failed/ with the reason. If the sidecar moved but its scan did not, the
 //     source remembers the scan and moves it at the next listing.
@@ -91,10 +93,13 @@ type fileInfo struct {
 func (f fileInfo) key() fileKey { return fileKey{f.name, f.size, f.mod.UnixNano()} }
 
 // pair is a letter ready to be read; scan is nil when the sidecar names no valid bestand.
+// A half whose other half did not come within PairTimeout is read alone: sidecar is that
+// half (a sidecar or a scan), scan is nil, and alone is the permanent error it fails with.
 type pair struct {
 	vz      VendorZone
 	sidecar fileInfo
 	scan    *fileInfo
+	alone   error
 }
 
 // leftover is how a scan whose sidecar was settled must follow it.
@@ -185,7 +190,8 @@ func (p pair) item() *ingest.Item {
 	zone, side := p.vz.Zone, p.sidecar.name
 	it := &ingest.Item{
 		Ref: p.vz.Vendor + "/" + side, Size: p.sidecar.size, ReceivedAt: p.sidecar.mod.UTC(), Vendor: p.vz.Vendor,
-		Open: func(ctx context.Context) (io.ReadCloser, error) { return zone.Open(ctx, side) },
+		Open:    func(ctx context.Context) (io.ReadCloser, error) { return zone.Open(ctx, side) },
+		Refused: p.alone,
 	}
 	if sc := p.scan; sc != nil {
 		name := sc.name
@@ -199,7 +205,8 @@ func (p pair) item() *ingest.Item {
 }
 
 // ackFunc settles a letter: sidecar first, then its scan. A scan that cannot follow its
-// settled sidecar is remembered and moved at the next listing.
+// settled sidecar is remembered and moved at the next listing. A half alone is only ever
+// failed: acked without a permanent error, it stays where it is.
 func (s *Source) ackFunc(p pair) ingest.AckFunc {
 	return func(ctx context.Context, err error) error {
 		var left *leftover
@@ -222,6 +229,7 @@ func (s *Source) ackFunc(p pair) ingest.AckFunc {
 		}()
 		z := p.vz.Zone
 		switch {
+		case p.alone != nil && !ingest.IsPermanent(err): // never handled: it stays
 		case err == nil:
 			if err := z.Done(ctx, p.sidecar.name); err != nil {
 				return fmt.Errorf("settling letter: %w", err)

@@ -194,28 +194,6 @@ func TestSourcePairsOldestFirst(t *testing.T) {
 	lz.wantWhere("postkamer", map[string]string{"S-1.json": "processed", "S-1.pdf": "processed"})
 }
 
-func TestSourceWaitingHalvesTimeOut(t *testing.T) {
-	lz := newLetterZone(t, "scanstraat")
-	lz.put("scanstraat", "", "S-1.json", sidecar("S-1", "S-1.pdf"), 10*time.Minute) // its scan is missing
-	lz.put("scanstraat", "", "S-2.tif", "II*\x00orphan", 20*time.Minute)            // no sidecar names it
-	s := lz.source(true)
-	wantEnd(t, s)
-	lz.wantWhere("scanstraat", map[string]string{"S-1.json": "top", "S-2.tif": "top"})
-
-	lz.clock.Set(t0.Add(time.Hour - 15*time.Minute)) // the scan waited an hour, the sidecar not yet
-	wantEnd(t, s)
-	lz.wantWhere("scanstraat", map[string]string{"S-1.json": "top", "S-2.tif": "failed"})
-	if r := lz.reason("scanstraat", "S-2.tif"); r != brief.ReasonMissingSidecar {
-		t.Errorf("reason of the orphan scan = %q, want %s", r, brief.ReasonMissingSidecar)
-	}
-	lz.clock.Set(t0.Add(time.Hour))
-	wantEnd(t, s)
-	lz.wantWhere("scanstraat", map[string]string{"S-1.json": "failed"})
-	if r := lz.reason("scanstraat", "S-1.json"); r != brief.ReasonMissingScan {
-		t.Errorf("reason of the lone sidecar = %q, want %s", r, brief.ReasonMissingScan)
-	}
-}
-
 func TestSourceHalvesMeet(t *testing.T) {
 	lz := newLetterZone(t, "scanstraat")
 	lz.put("scanstraat", "", "S-1.json", sidecar("S-1", "S-1.PNG"), time.Minute)
@@ -579,6 +557,15 @@ func TestSourceS3(t *testing.T) {
 		}
 	}
 	clk.Set(time.Now().Add(2 * time.Hour))
+	for range 2 { // each half alone, refused; its ack moves it
+		it, ack := read(t, s)
+		if it.Refused == nil || (it.Ref != "scanstraat/S-4.json" && it.Ref != "scanstraat/S-5.png") {
+			t.Fatalf("Read() = %s (refused: %v), want a half alone", it.Ref, it.Refused)
+		}
+		if err := ack(ctx, it.Refused); err != nil {
+			t.Fatalf("ack(%s) = %v", it.Ref, err)
+		}
+	}
 	wantEnd(t, s)
 	for name, reason := range map[string]string{"S-4.json": brief.ReasonMissingScan, "S-5.png": brief.ReasonMissingSidecar} {
 		p, r, err := z.Locate(ctx, name)

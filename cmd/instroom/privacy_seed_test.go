@@ -56,10 +56,10 @@ func (r *privacyRun) seedLetters() {
 	r.write(zone+r.scanID("L1")+".json", privacyJSON(doc))
 	r.subject = append(r.subject, subj)
 	// A letter whose scan never came, and a scan whose letter never came (named with a
-	// secret): both past pair_timeout.
+	// secret, which its dead letter carries as ref): both past pair_timeout.
 	doc, _, _ = privateLetter(r.sec, "scan-less", r.scanID("L2"))
 	os.Chtimes(r.write(zone+r.scanID("L2")+".json", privacyJSON(doc)), old, old)
-	os.Chtimes(r.write(zone+r.sec.word("orphan scan file name")+".tiff", scan), old, old)
+	os.Chtimes(r.write(zone+r.sec.ref("orphan scan file name")+".tiff", scan), old, old)
 	// A sidecar that fails the schema, and one that is not JSON.
 	r.write(zone+r.sec.ref("invalid sidecar file name")+".json", privacyJSON(invalidLetter(r.sec, "dropped", r.scanID("L4"))))
 	r.write(zone+r.scanID("L5")+".json", fmt.Appendf(nil, `{"scanId": "%s", "afzender": {"naam": "%s"`, r.sec.word("non-JSON sidecar scanId"), r.sec.word("non-JSON sidecar naam")))
@@ -205,7 +205,7 @@ func (r *privacyRun) checkEvents() {
 		t.Errorf("%d klantcontacten, want %d", len(ids), len(r.subject))
 	}
 	reasons, seen := map[string]int{}, map[string]bool{}
-	for _, m := range readTopic(t, r.srv.kafka.Addr, "deadletter-"+r.format, 12) {
+	for _, m := range readTopic(t, r.srv.kafka.Addr, "deadletter-"+r.format, 14) {
 		var dl ingest.DeadLetterEvent
 		if err := json.Unmarshal(m.Value, &dl); err != nil {
 			t.Fatal(err)
@@ -219,9 +219,9 @@ func (r *privacyRun) checkEvents() {
 		}
 	}
 	// IMAP: a non-mail, unknown headers, too large; Maildir: a non-mail, too large; drop
-	// folder: unknown headers, too large; letters: invalid, not JSON, not a scan;
-	// transcripts: invalid, not JSON.
-	if want := map[string]int{"unparseable": 6, "too_large": 3, "invalid": 2, "unsupported_format": 1}; fmt.Sprint(reasons) != fmt.Sprint(want) {
+	// folder: unknown headers, too large; letters: invalid, not JSON, not a scan, a
+	// sidecar without its scan, a scan without its sidecar; transcripts: invalid, not JSON.
+	if want := map[string]int{"unparseable": 6, "too_large": 3, "invalid": 2, "unsupported_format": 1, "missing_scan": 1, "missing_sidecar": 1}; fmt.Sprint(reasons) != fmt.Sprint(want) {
 		t.Errorf("dead letters by reason: %v, want %v", reasons, want)
 	}
 }
