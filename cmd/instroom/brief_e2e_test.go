@@ -50,6 +50,15 @@ func letterFiles(t *testing.T, example, scanID string) (sidecar, scan []byte, be
 // pushLetter posts one letter to the intake API.
 func pushLetter(t *testing.T, base, token string, sidecar, scan []byte, bestand string) *http.Response {
 	t.Helper()
+	resp, err := http.DefaultClient.Do(letterRequest(context.Background(), base, token, sidecar, scan, bestand))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// letterRequest is the POST of one letter (metadata and scan) to the intake API.
+func letterRequest(ctx context.Context, base, token string, sidecar, scan []byte, bestand string) *http.Request {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	h := textproto.MIMEHeader{}
@@ -60,14 +69,10 @@ func pushLetter(t *testing.T, base, token string, sidecar, scan []byte, bestand 
 	fw, _ := mw.CreateFormFile("scan", bestand)
 	fw.Write(scan)
 	mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, base+"/v1/brieven", &body)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/brieven", &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp
+	return req
 }
 
 // runUntil runs the worker in-process until cond holds (checked every 100 ms), then stops

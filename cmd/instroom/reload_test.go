@@ -6,10 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptrace"
-	"net/textproto"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,24 +70,12 @@ type keepAliveClient struct {
 
 func (k *keepAliveClient) pushLetter(t *testing.T, base, token string, sidecar, scan []byte, bestand string) int {
 	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="metadata"`)
-	h.Set("Content-Type", "application/json")
-	pw, _ := mw.CreatePart(h)
-	pw.Write(sidecar)
-	fw, _ := mw.CreateFormFile("scan", bestand)
-	fw.Write(scan)
-	mw.Close()
 	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
 		if !i.Reused {
 			k.opened.Add(1)
 		}
 	}}
-	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodPost, base+"/v1/brieven", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+token)
+	req := letterRequest(httptrace.WithClientTrace(context.Background(), trace), base, token, sidecar, scan, bestand)
 	resp, err := k.c.Do(req)
 	if err != nil {
 		t.Fatal(err)
