@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -78,14 +79,19 @@ func (o *MapOptions) withDefaults() MapOptions {
 		m.Vertrouwelijkheidaanduiding = "intern"
 	}
 	if m.Location == nil {
-		if loc, err := time.LoadLocation("Europe/Amsterdam"); err == nil {
-			m.Location = loc
-		} else {
-			m.Location = time.UTC
-		}
+		m.Location = defaultLocation()
 	}
 	return m
 }
+
+// defaultLocation is Europe/Amsterdam, or UTC without a time zone database. It is loaded
+// once: time.LoadLocation reads the zoneinfo file on every call.
+var defaultLocation = sync.OnceValue(func() *time.Location {
+	if loc, err := time.LoadLocation("Europe/Amsterdam"); err == nil {
+		return loc
+	}
+	return time.UTC
+})
 
 // DefaultChannels are the kanaal values used when none are configured (KISS's defaults
 // where it has one).

@@ -61,8 +61,15 @@ func findZaken(in *Intake, z ZaakOptions) []string {
 	for _, v := range in.Zaaknummers {
 		add(v)
 	}
+	filters := make([]literalFilter, len(z.Patterns))
+	for i, re := range z.Patterns {
+		filters[i] = requiredLiteral(re)
+	}
 	for _, text := range []string{in.Subject, in.Text} {
-		for _, re := range z.Patterns {
+		for i, re := range z.Patterns {
+			if !filters[i].mayMatch(text) {
+				continue // cannot match: the same result, without trying every position
+			}
 			for _, m := range re.FindAllStringSubmatch(text, max) {
 				if len(m) > 1 && m[1] != "" {
 					add(m[1])

@@ -172,6 +172,9 @@ func (p *Pipeline) put(ctx context.Context, o Stored) error {
 		return err
 	}
 	defer r.Close()
+	if hp, ok := p.Blobs.(SHA256Putter); ok && o.Content.SHA256 != "" {
+		return hp.PutSHA256(ctx, o.Key, r, o.Content.Size, o.Content.ContentType, o.Content.SHA256)
+	}
 	return p.Blobs.Put(ctx, o.Key, r, o.Content.Size, o.Content.ContentType)
 }
 

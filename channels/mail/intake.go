@@ -167,10 +167,18 @@ var dateLayouts = []string{
 	"Monday, January 2, 2006 3:04 PM",
 }
 
+// rfc5322Date is the date of almost every mail, and one of net/mail.ParseDate's layouts.
+const rfc5322Date = "Mon, 2 Jan 2006 15:04:05 -0700"
+
 func parseDate(v string) (time.Time, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}, false
+	}
+	// The usual RFC 5322 form first: net/mail tries a dozen layouts before this one,
+	// with an error allocated for each; it would return the same time.
+	if d, err := time.Parse(rfc5322Date, v); err == nil {
+		return d, true
 	}
 	if d, err := netmail.ParseDate(v); err == nil {
 		return d, true

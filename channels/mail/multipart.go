@@ -81,6 +81,7 @@ func (m *multipartReader) delimiter(line []byte) (is, closing bool) {
 type partReader struct {
 	m           *multipartReader
 	buf         []byte // output not yet returned
+	store       []byte // the backing array of buf, reused line after line
 	pending     []byte // the held-back line ending of the previous line
 	atLineStart bool
 	done        bool
@@ -107,8 +108,7 @@ func (p *partReader) fill() error {
 	case err == nil:
 	case errors.Is(err, bufio.ErrBufferFull):
 		// A long line: it cannot be a delimiter; pass it on.
-		p.buf = append(append(p.buf[:0], p.pending...), line...)
-		p.pending = p.pending[:0]
+		p.setBuf(line)
 		p.atLineStart = false
 		return nil
 	case errors.Is(err, io.EOF):
@@ -119,8 +119,7 @@ func (p *partReader) fill() error {
 				return nil
 			}
 		}
-		p.buf = append(append(p.buf[:0], p.pending...), line...)
-		p.pending = p.pending[:0]
+		p.setBuf(line)
 		p.done, p.m.eof = true, true
 		return nil
 	default:
@@ -133,10 +132,18 @@ func (p *partReader) fill() error {
 		}
 	}
 	body, ending := splitEnding(line)
-	p.buf = append(append(p.buf[:0], p.pending...), body...)
+	p.setBuf(body)
 	p.pending = append(p.pending[:0], ending...)
 	p.atLineStart = true
 	return nil
+}
+
+// setBuf makes the held-back line ending and b the output, in the reused store (buf is
+// always used up before the next fill).
+func (p *partReader) setBuf(b []byte) {
+	p.store = append(append(p.store[:0], p.pending...), b...)
+	p.buf = p.store
+	p.pending = p.pending[:0]
 }
 
 func (p *partReader) end(closing bool) {

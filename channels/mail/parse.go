@@ -54,6 +54,8 @@ type Parser struct {
 	// Buffered readers are reused: one per mail, one per MIME part being read.
 	mailBufs sync.Pool
 	partBufs sync.Pool
+	// scratch reads attachments kept in memory.
+	scratch scratchPool
 }
 
 const (
@@ -243,7 +245,7 @@ func lowerASCII(s string) string {
 // parseMSG reads an Outlook .msg file: it is spooled whole (the format needs random
 // access), then read as a mail with its transport headers when it has them.
 func (p *Parser) parseMSG(ctx context.Context, w *walker, br *bufio.Reader, cnt *counter, received time.Time) (*ingest.Intake, error) {
-	sp, err := writeSpool(br, p.opts.SpoolDir, memSpoolMax)
+	sp, err := writeSpool(br, p.opts.SpoolDir, memSpoolMax, &p.scratch)
 	if err != nil {
 		return nil, fmt.Errorf("reading mail: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/instroom/instroom/ingest"
 )
@@ -27,22 +28,67 @@ type spool struct {
 // newSpool stores r; hint is its size when known (-1 otherwise).
 func newSpool(r io.Reader, hint int64, dir string) (*spool, error) {
 	if hint >= 0 && hint <= memSpoolMax {
-		b, err := io.ReadAll(r)
+		b, err := readAllSized(r, int(hint))
 		if err != nil {
 			return nil, err
 		}
 		return &spool{mem: b, size: int64(len(b))}, nil
 	}
-	return writeSpool(r, dir, 0)
+	return writeSpool(r, dir, 0, nil)
+}
+
+// readAllSized is io.ReadAll with room for size bytes from the start (and one more, for
+// the read that finds the end), so content of a known size is read in one allocation.
+// More or fewer bytes than size are read as io.ReadAll reads them.
+func readAllSized(r io.Reader, size int) ([]byte, error) {
+	b := make([]byte, 0, size+1)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+	}
+}
+
+// scratchPool holds buffers to read content of unknown size into: the content is then
+// copied out in one allocation of its exact size, instead of the doubling of io.ReadAll.
+type scratchPool struct{ pool sync.Pool }
+
+// scratchKeep is the largest scratch buffer kept for the next read.
+const scratchKeep = 256 << 10
+
+// readAll reads r to its end like io.ReadAll (a nil pool is io.ReadAll).
+func (s *scratchPool) readAll(r io.Reader) ([]byte, error) {
+	if s == nil {
+		return io.ReadAll(r)
+	}
+	buf, ok := s.pool.Get().(*bytes.Buffer)
+	if !ok {
+		buf = new(bytes.Buffer)
+	}
+	buf.Reset()
+	_, err := buf.ReadFrom(r)
+	b := append(make([]byte, 0, buf.Len()), buf.Bytes()...)
+	if buf.Cap() <= scratchKeep {
+		s.pool.Put(buf)
+	}
+	return b, err
 }
 
 // writeSpool stores r and its SHA-256: in memory when it is at most memMax bytes, else
 // in a temporary file in dir.
-func writeSpool(r io.Reader, dir string, memMax int) (*spool, error) {
+func writeSpool(r io.Reader, dir string, memMax int, scratch *scratchPool) (*spool, error) {
 	h := sha256.New()
 	var head []byte
 	if memMax > 0 {
-		b, err := io.ReadAll(io.LimitReader(r, int64(memMax)+1))
+		b, err := scratch.readAll(io.LimitReader(r, int64(memMax)+1))
 		if err != nil {
 			return nil, err
 		}

@@ -63,7 +63,9 @@ func (d *decodeReader) Read(p []byte) (int, error) {
 			return 0, d.err
 		}
 		if d.in == nil {
-			d.in = make([]byte, 32<<10)
+			// A part's reader yields a line per read, so a larger buffer would only be
+			// allocated and cleared for nothing.
+			d.in = make([]byte, 4<<10)
 		}
 		n, err := d.src.Read(d.in)
 		d.out, d.op = d.dec.decode(d.out[:0], d.in[:n]), 0

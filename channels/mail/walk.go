@@ -195,7 +195,7 @@ func (w *walker) text(r io.Reader, mt, charset string) error {
 
 // attachment spools one attachment.
 func (w *walker) attachment(r io.Reader, name, mt string) error {
-	sp, err := writeSpool(r, w.p.opts.SpoolDir, memSpoolMax)
+	sp, err := writeSpool(r, w.p.opts.SpoolDir, memSpoolMax, &w.p.scratch)
 	if err != nil {
 		return fmt.Errorf("spooling attachment: %w", err)
 	}

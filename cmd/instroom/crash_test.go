@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -30,9 +31,17 @@ func synthMail(i, attach int) []byte {
 	b.WriteString("Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n")
 	fmt.Fprintf(&b, "Dit is melding %d. %s\r\n", i, strings.Repeat("Tekst van de melding. ", 20))
 	b.WriteString("--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"bijlage.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
-	line := strings.Repeat("QUJDRA==", 9) // 72 chars
+	// Valid base64: 54 bytes of the attachment per 72-character line, different per mail.
+	rng := rand.New(rand.NewPCG(uint64(i), 7))
+	chunk := make([]byte, 54)
+	line := make([]byte, base64.StdEncoding.EncodedLen(len(chunk)))
 	for n := 0; n < attach/54; n++ {
-		b.WriteString(line + "\r\n")
+		for j := range chunk {
+			chunk[j] = byte(rng.Uint32())
+		}
+		base64.StdEncoding.Encode(line, chunk)
+		b.Write(line)
+		b.WriteString("\r\n")
 	}
 	b.WriteString("--b--\r\n")
 	return []byte(b.String())

@@ -266,7 +266,8 @@ type S3Server struct {
 }
 
 // StartS3 starts versitygw with a posix backend in a temporary directory. With ca, it
-// serves TLS with the CA's server certificate.
+// serves TLS with the CA's server certificate. INGESTTEST_S3_KEEPALIVE=1 keeps HTTP
+// connections open (versitygw --keep-alive), for benchmarks of a keep-alive server.
 func StartS3(t testing.TB, ca *TestCA) *S3Server {
 	t.Helper()
 	bin := Need(t, "versitygw")
@@ -276,6 +277,10 @@ func StartS3(t testing.TB, ca *TestCA) *S3Server {
 	args := []string{"--access", s.AccessKey, "--secret", s.SecretKey, "--port", s.Endpoint}
 	if ca != nil {
 		args = append(args, "--cert", ca.CertFile, "--key", ca.KeyFile)
+	}
+	if os.Getenv("INGESTTEST_S3_KEEPALIVE") == "1" {
+		// Keep connections open as MinIO and AWS do; versitygw closes each by default.
+		args = append(args, "--keep-alive")
 	}
 	args = append(args, "posix", dir) // metadata in extended attributes
 	s.Process = StartProcess(t, s.Endpoint, nil, bin, args...)

@@ -65,7 +65,17 @@ func (x *Index) Lookup(ctx context.Context, ref string) (string, error) {
 
 // Record records the klantcontact uuid of ref.
 func (x *Index) Record(ctx context.Context, ref, klantcontactID string) error {
-	if err := x.store.Put(ctx, x.key(ref), strings.NewReader(klantcontactID), int64(len(klantcontactID)), "text/plain"); err != nil {
+	r, size := strings.NewReader(klantcontactID), int64(len(klantcontactID))
+	var err error
+	if hp, ok := x.store.(interface {
+		PutSHA256(ctx context.Context, key string, r io.Reader, size int64, contentType, sum string) error
+	}); ok {
+		sum := sha256.Sum256([]byte(klantcontactID))
+		err = hp.PutSHA256(ctx, x.key(ref), r, size, "text/plain", hex.EncodeToString(sum[:]))
+	} else {
+		err = x.store.Put(ctx, x.key(ref), r, size, "text/plain")
+	}
+	if err != nil {
 		return fmt.Errorf("blob: index record: %w", err)
 	}
 	return nil

@@ -112,6 +112,25 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, conte
 	return nil
 }
 
+// PutSHA256 stores r like Put; sum is the lowercase hex SHA-256 of the content, which the
+// caller already has (the informatieobject's integriteit). Over plain HTTP minio-go signs
+// the payload in 64 KiB chunks, hashing it all again; with sum it signs sum instead (one
+// header, X-Amz-Content-Sha256) and the server checks the whole body against it, so an
+// upload whose bytes differ from sum is refused. Over TLS (where the payload is not
+// signed), without a sum, or for content over one part, it is Put.
+func (s *S3) PutSHA256(ctx context.Context, key string, r io.Reader, size int64, contentType, sum string) error {
+	if !s.opts.Insecure || len(sum) != 64 || size < 0 || uint64(size) > s.opts.PartSize {
+		return s.Put(ctx, key, r, size, contentType)
+	}
+	_, err := minio.Core{Client: s.c}.PutObject(ctx, s.opts.Bucket, s.key(key), r, size, "", sum, minio.PutObjectOptions{
+		ContentType: contentType, ServerSideEncryption: s.sse, DisableContentSha256: true,
+	})
+	if err != nil {
+		return fmt.Errorf("blob: s3 put: %w", describe(err))
+	}
+	return nil
+}
+
 // Get opens the object under key.
 func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	o, err := s.c.GetObject(ctx, s.opts.Bucket, s.key(key), minio.GetObjectOptions{ServerSideEncryption: sseForGet(s.sse)})
