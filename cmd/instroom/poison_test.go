@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/instroom/instroom/ingest"
+	"github.com/instroom/instroom/storage/attempts"
 	"github.com/instroom/instroom/storage/bus"
 )
 
@@ -65,21 +66,34 @@ storage:
 sources:
   - {name: info, type: maildir, path: inbox}
 `, hangingS3(t)), 0o644)
+	// The items with attempts counted, read as the next worker reads them (the worker is
+	// dead or not started when this runs).
 	attemptFiles := func() int {
-		n := 0
-		filepath.WalkDir(filepath.Join(dir, "data", "attempts"), func(_ string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() {
-				n++
-			}
-			return nil
-		})
+		l, err := attempts.Open(filepath.Join(dir, "data", "attempts"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		n, err := l.Pending()
+		if err != nil {
+			t.Fatal(err)
+		}
 		return n
+	}
+	// While a worker runs: the size of its journal (67 bytes a record; a start rewrites
+	// it with one record per attempt counted).
+	journalSize := func() int64 {
+		fi, err := os.Stat(filepath.Join(dir, "data", "attempts", "journal"))
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
 	}
 	for crash := 1; crash <= 3; crash++ {
 		var out syncBuffer
 		cmd := startWorker(t, cfg, &out)
 		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(out.String(), "klantcontact") && attemptFiles() == 0 && time.Now().Before(deadline) {
+		for !strings.Contains(out.String(), "klantcontact") && journalSize() < int64(crash)*67 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		// The attempt is recorded before it starts; wait until the upload hangs.

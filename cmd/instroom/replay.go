@@ -285,10 +285,7 @@ func (r *replayRun) digest(s ingest.Stream) func(context.Context, ingest.FailedI
 // replay moves the picked items back, clears their attempt records, and prints a line
 // for each and a summary.
 func (r *replayRun) replay(ctx context.Context, c *config.Config, picked []chosen, stdout io.Writer) error {
-	log, err := attempts.Open(filepath.Join(c.DataDir, "attempts"))
-	if err != nil {
-		return err
-	}
+	log := filepath.Join(c.DataDir, "attempts")
 	done := 0
 	for _, p := range picked {
 		// Forget earlier attempts, or a poison item would be poison again at once: before
@@ -316,11 +313,11 @@ func (r *replayRun) replay(ctx context.Context, c *config.Config, picked []chose
 
 // clearAttempts removes the attempt record of the item under ref ("" : none), and says
 // whether that worked.
-func (r *replayRun) clearAttempts(log *attempts.Dir, p chosen, ref string) bool {
+func (r *replayRun) clearAttempts(log string, p chosen, ref string) bool {
 	if ref == "" {
 		return true
 	}
-	if err := log.Clear(ingest.AttemptKey(p.stream.Name, ref)); err != nil {
+	if err := attempts.Forget(log, ingest.AttemptKey(p.stream.Name, ref)); err != nil {
 		r.problem("source %s, item %s: clearing its attempt record: %v", p.stream.Name, p.item.Ref, err)
 		return false
 	}

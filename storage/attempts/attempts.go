@@ -3,119 +3,159 @@
 // of time. The count survives restarts, so an item that crashes the worker every time it
 // is read can be recognised as poison and sent to the failed place instead of looping.
 //
-// Every item has one small file, named by the SHA-256 of its key (a source name and an
-// item reference: no citizen data in file names), that holds the count as decimal text.
-// The file is written durably (temp file, fsync, rename) before the attempt starts.
+// The log is one append-only journal file, attempts/journal, of fixed-size text records
+// ("B", "E" or "C", a space, the SHA-256 of the key in hex, a newline): an attempt
+// begins, ends, or the item is forgotten. Keys (a source name and an item reference) are
+// only stored hashed, so no citizen data ends up in the file. The worker keeps the counts
+// that are not zero in memory and appends two records per item that succeeds at once;
+// when the journal has grown past a megabyte it rewrites it with only the counts that are
+// left.
+//
+// Records are not fsynced. What the log must survive is the death of the worker process
+// (a crash, a kill, the OOM killer), and the kernel keeps what a dead process wrote. A
+// crash of the machine itself may lose the last records, which can only make an item get
+// one more attempt than it would have, never one less. (A file created, fsynced and
+// removed per item cost ~2.9 ms of waiting and ~0.2 ms of CPU per item on a virtual disk.)
+//
+// Other processes (instroom replay) add records with Forget while the worker runs; the
+// worker reads them before it answers Count or Begin.
 package attempts
 
 import (
-	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
-
-	"github.com/instroom/instroom/storage/fsutil"
 )
 
-// Dir is an attempt log in a directory. It is safe for concurrent use; one Dir must be
-// the only writer of its directory (one worker process per data directory).
-type Dir struct {
+// compactAt is the journal size past which the worker rewrites it.
+const compactAt = 1 << 20
+
+// Log is the attempt log of a worker. It is safe for concurrent use; one worker process
+// per data directory has it open (other processes use Forget).
+type Log struct {
 	dir string
-	mu  sync.Mutex
+
+	mu     sync.Mutex
+	f      *os.File // the journal, opened for appending
+	seen   int64    // the bytes of the journal applied to counts
+	counts map[[sha256.Size]byte]int
+	buf    []byte // reads of the journal
+	// compactAt is the journal size at which it is rewritten next.
+	compactAt int64
 }
 
-// Open opens (creating it) the attempt log in dir.
-func Open(dir string) (*Dir, error) {
+// Open opens (creating it) the attempt log in dir, with the counts of earlier runs.
+func Open(dir string) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("attempt log: %w", err)
 	}
-	return &Dir{dir: dir}, nil
+	l := &Log{dir: dir, counts: map[[sha256.Size]byte]int{}, compactAt: compactAt}
+	if err := l.migrate(); err != nil {
+		return nil, fmt.Errorf("attempt log: %w", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.compact(); err != nil {
+		return nil, fmt.Errorf("attempt log: %w", err)
+	}
+	return l, nil
 }
 
-func (d *Dir) path(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	h := hex.EncodeToString(sum[:])
-	return filepath.Join(d.dir, h[:2], h)
+// Close closes the journal.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
 }
+
+func (l *Log) journal() string { return filepath.Join(l.dir, "journal") }
+
+func hashKey(key string) [sha256.Size]byte { return sha256.Sum256([]byte(key)) }
 
 // Count returns the number of attempts at key that ended without an outcome.
-func (d *Dir) Count(key string) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.read(key)
+func (l *Log) Count(key string) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.catchUp(); err != nil {
+		return 0, err
+	}
+	return l.counts[hashKey(key)], nil
 }
 
-func (d *Dir) read(key string) (int, error) {
-	b, err := os.ReadFile(d.path(key))
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
+// Pending returns the number of items with attempts counted.
+func (l *Log) Pending() (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.catchUp(); err != nil {
+		return 0, err
 	}
-	if err != nil {
-		return 0, fmt.Errorf("attempt log: reading: %w", errors.Unwrap(err))
-	}
-	n, err := strconv.Atoi(string(bytes.TrimSpace(b)))
-	if err != nil || n < 0 {
-		// A torn or foreign file counts as no attempts rather than stopping the item.
-		return 0, nil
-	}
-	return n, nil
-}
-
-func (d *Dir) write(key string, n int) error {
-	if n <= 0 {
-		return d.remove(key)
-	}
-	if _, err := fsutil.WriteFile(d.path(key), bytes.NewReader([]byte(strconv.Itoa(n)+"\n")), 0o640); err != nil {
-		return fmt.Errorf("attempt log: writing: %w", err)
-	}
-	return nil
-}
-
-func (d *Dir) remove(key string) error {
-	err := os.Remove(d.path(key))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("attempt log: removing: %w", errors.Unwrap(err))
-	}
-	return nil
+	return len(l.counts), nil
 }
 
 // Begin records that an attempt at key starts, before it starts: if the process dies
 // during the attempt, the record stays. It returns the number of earlier attempts that
 // ended without an outcome.
-func (d *Dir) Begin(key string) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	n, err := d.read(key)
-	if err != nil {
+func (l *Log) Begin(key string) (int, error) {
+	h := hashKey(key)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.catchUp(); err != nil {
 		return 0, err
 	}
-	return n, d.write(key, n+1)
+	n := l.counts[h]
+	return n, l.append(opBegin, h)
 }
 
 // End records that the attempt begun with Begin ended: with struck (it ran out of time)
 // the attempt keeps counting, otherwise the count goes back to what it was.
-func (d *Dir) End(key string, struck bool) error {
+func (l *Log) End(key string, struck bool) error {
 	if struck {
 		return nil
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	n, err := d.read(key)
-	if err != nil {
-		return err
-	}
-	return d.write(key, n-1)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.append(opEnd, hashKey(key))
 }
 
 // Clear forgets key: the item was settled (or is replayed by an operator).
-func (d *Dir) Clear(key string) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.remove(key)
+func (l *Log) Clear(key string) error {
+	h := hashKey(key)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.catchUp(); err != nil {
+		return err
+	}
+	if l.counts[h] == 0 {
+		return nil // nothing to forget: the usual case, an item that succeeded at once
+	}
+	return l.append(opClear, h)
+}
+
+// append writes one record and applies it (with any another process wrote before it).
+func (l *Log) append(op byte, h [sha256.Size]byte) error {
+	if l.f == nil {
+		return fmt.Errorf("attempt log: closed")
+	}
+	rec := record(op, h)
+	if _, err := l.f.Write(rec[:]); err != nil {
+		return fmt.Errorf("attempt log: writing: %w", err)
+	}
+	if err := l.catchUp(); err != nil {
+		return err
+	}
+	if l.seen >= l.compactAt {
+		if err := l.compact(); err != nil {
+			// Not the attempt's problem: the journal as it is stays in use; try again
+			// when it has grown as much once more.
+			l.compactAt = l.seen + compactAt
+		}
+	}
+	return nil
 }
