@@ -29,18 +29,20 @@ const (
 // Truncate shortens s to at most max characters, cutting on a rune boundary. It reports
 // whether s was shortened. Invalid UTF-8 is replaced first, so the result is always valid.
 func Truncate(s string, max int) (string, bool) {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if utf8.RuneCountInString(s) <= max {
-		return s, false
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD") // a copy only when something is to be replaced
 	}
-	i, n := 0, 0
-	for i = range s {
+	if len(s) <= max {
+		return s, false // no more runes than bytes
+	}
+	n := 0
+	for i := range s {
 		if n == max {
-			break
+			return s[:i], true // a rune past max starts at i
 		}
 		n++
 	}
-	return s[:i], true
+	return s, false
 }
 
 // Clip is Truncate without the report.

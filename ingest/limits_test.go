@@ -18,6 +18,9 @@ func TestTruncate(t *testing.T) {
 		{"abc", 3, "abc", false},
 		{"abcd", 3, "abc", true},
 		{"ééé", 2, "éé", true},
+		{"ééé", 3, "ééé", false}, // more bytes than max, not more runes
+		{"éé\xff", 3, "éé\uFFFD", false},
+		{"éé\xffx", 3, "éé\uFFFD", true},
 		{"€uro", 1, "€", true},
 		{"", 5, "", false},
 		{"a\xffb", 10, "a\uFFFDb", false},

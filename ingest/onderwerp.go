@@ -19,6 +19,8 @@ type ZaakOptions struct {
 	CodeSoortObjectID string
 	// Max is the largest number of zaken linked from one item (default 10).
 	Max int
+
+	filters []zaakFilter // by AddPattern
 }
 
 func (z ZaakOptions) codes(ch ChannelDefaults) Identificator {
@@ -61,10 +63,7 @@ func findZaken(in *Intake, z ZaakOptions) []string {
 	for _, v := range in.Zaaknummers {
 		add(v)
 	}
-	filters := make([]literalFilter, len(z.Patterns))
-	for i, re := range z.Patterns {
-		filters[i] = requiredLiteral(re)
-	}
+	filters := z.literalFilters()
 	for _, text := range []string{in.Subject, in.Text} {
 		for i, re := range z.Patterns {
 			if !filters[i].mayMatch(text) {

@@ -18,6 +18,42 @@ import (
 type literalFilter struct {
 	lit  string
 	fold bool // compared as (?i) compares: by simple case folding
+	// For fold: the literal's fold keys, and the bytes a match can begin with.
+	key   []rune
+	first *[256]bool
+}
+
+// AddPattern compiles a zaak pattern and adds it to Patterns, with the literal that
+// every match of it contains worked out once (a pattern added to Patterns directly has
+// it worked out for every item).
+func (z *ZaakOptions) AddPattern(expr string) error {
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return err
+	}
+	z.Patterns = append(z.Patterns, re)
+	z.filters = append(z.filters, zaakFilter{re: re, f: requiredLiteral(re)})
+	return nil
+}
+
+// zaakFilter is a pattern and its literal.
+type zaakFilter struct {
+	re *regexp.Regexp
+	f  literalFilter
+}
+
+// literalFilters returns the literal of every pattern, worked out by AddPattern when it
+// added the patterns as they are now.
+func (z *ZaakOptions) literalFilters() []literalFilter {
+	out := make([]literalFilter, len(z.Patterns))
+	for i, re := range z.Patterns {
+		if i < len(z.filters) && z.filters[i].re == re {
+			out[i] = z.filters[i].f
+		} else {
+			out[i] = requiredLiteral(re)
+		}
+	}
+	return out
 }
 
 // requiredLiteral returns the longest literal every match of re contains.
@@ -26,7 +62,11 @@ func requiredLiteral(re *regexp.Regexp) literalFilter {
 	if err != nil {
 		return literalFilter{}
 	}
-	return longestRequired(t)
+	f := longestRequired(t)
+	if f.fold && f.lit != "" {
+		f.key, f.first = foldTable(f.lit)
+	}
+	return f
 }
 
 func longestRequired(t *syntax.Regexp) literalFilter {
@@ -59,19 +99,20 @@ func (f literalFilter) mayMatch(text string) bool {
 	case !f.fold:
 		return strings.Contains(text, f.lit)
 	}
-	return containsFold(text, f.lit)
+	if f.key == nil {
+		f.key, f.first = foldTable(f.lit)
+	}
+	return containsFold(text, f.key, f.first)
 }
 
-// containsFold reports whether text contains lit with runes compared as regexp's (?i)
-// does: equal when one is in the other's simple case-folding orbit (k, K and the Kelvin
-// sign; s, S and the long s). Invalid UTF-8 reads as U+FFFD, as regexp reads it.
-func containsFold(text, lit string) bool {
+// foldTable returns the fold keys of lit's runes and the bytes a match of lit under
+// (?i) can begin with: the first byte of every rune in the first rune's orbit (and any
+// non-ASCII byte when that is U+FFFD, which invalid UTF-8 reads as).
+func foldTable(lit string) ([]rune, *[256]bool) {
 	key := make([]rune, 0, len(lit))
 	for _, r := range lit {
 		key = append(key, foldKey(r))
 	}
-	// The bytes a match can begin with: the first byte of every rune in the first rune's
-	// orbit (and any non-ASCII byte when that is U+FFFD, which invalid UTF-8 reads as).
 	var first [256]bool
 	r0 := key[0]
 	for f := unicode.SimpleFold(r0); ; f = unicode.SimpleFold(f) {
@@ -85,6 +126,14 @@ func containsFold(text, lit string) bool {
 			first[b] = true
 		}
 	}
+	return key, &first
+}
+
+// containsFold reports whether text contains the literal of fold keys key (first: its
+// foldTable) with runes compared as regexp's (?i) does: equal when one is in the other's
+// simple case-folding orbit (k, K and the Kelvin sign; s, S and the long s). Invalid
+// UTF-8 reads as U+FFFD, as regexp reads it.
+func containsFold(text string, key []rune, first *[256]bool) bool {
 	// Trying a position inside a rune as well is harmless: it can only say "may match".
 	for i := 0; i < len(text); i++ {
 		if first[text[i]] && matchFoldAt(text[i:], key) {

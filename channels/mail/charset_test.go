@@ -59,6 +59,8 @@ func TestDecodeTextCharset(t *testing.T) {
 		{"utf8 alias", woz, "utf8", woz, 0},
 		{"no label, UTF-8", woz, "", woz, 0},
 		{"us-ascii, ASCII", "Geachte heer", "us-ascii", "Geachte heer", 0},
+		{"utf-8, ASCII", "Geachte heer,\r\nMijn vraag.", "utf-8", "Geachte heer,\nMijn vraag.", 0},
+		{"iso-8859-1, ASCII", "Geachte heer", "iso-8859-1", "Geachte heer", 0},
 		{"label with junk", woz, `utf-8"; format=flowed`, woz, 0},
 		{"UTF-8 declared iso-8859-1", woz, "iso-8859-1", woz, repairCharset},
 		{"UTF-8 declared windows-1252", "caf\xc3\xa9", "windows-1252", "café", repairCharset},

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +36,7 @@ func fileItem(path string) *ingest.Item {
 
 func testOptions() *ingest.MapOptions {
 	kcc := ingest.ActorSpec{Naam: "KCC", SoortActor: "organisatorische_eenheid", Omschrijving: "Klant Contact Centrum"}
-	return &ingest.MapOptions{
+	o := &ingest.MapOptions{
 		Taal:   "nld",
 		Worker: ingest.ActorSpec{Naam: "Instroom", SoortActor: "geautomatiseerde_actor", Functie: "Registreren inkomende berichten"},
 		Router: &ingest.Router{Rules: []ingest.Rule{
@@ -45,11 +44,15 @@ func testOptions() *ingest.MapOptions {
 			{Name: "email", Channels: []string{"email"}, Tasks: []ingest.TaskSpec{ingest.C1199Task(kcc)}},
 		}},
 		Bronorganisatie: "002220647",
-		// The default patterns of mapping.zaak.
-		Zaak: ingest.ZaakOptions{Uppercase: true, Patterns: []*regexp.Regexp{
-			regexp.MustCompile(`(?i)\bzaak-[0-9]{4}-[0-9]{4,10}\b`), regexp.MustCompile(`(?i)\bz-[0-9]{4}-[0-9]{4,10}\b`),
-		}},
+		Zaak:            ingest.ZaakOptions{Uppercase: true},
 	}
+	// The default patterns of mapping.zaak, added as the worker adds them.
+	for _, p := range []string{`(?i)\bzaak-[0-9]{4}-[0-9]{4,10}\b`, `(?i)\bz-[0-9]{4}-[0-9]{4,10}\b`} {
+		if err := o.Zaak.AddPattern(p); err != nil {
+			panic(err)
+		}
+	}
+	return o
 }
 
 // golden is what a golden file holds: the registration and its internetaken events.

@@ -98,11 +98,9 @@ func channelDefaults(m config.Mapping) map[string]ingest.ChannelDefaults {
 func zaakOptions(z config.Zaak) (ingest.ZaakOptions, error) {
 	o := ingest.ZaakOptions{Uppercase: *z.Uppercase, CodeObjecttype: z.CodeObjecttype, CodeRegister: z.CodeRegister, CodeSoortObjectID: z.CodeSoortObjectID}
 	for i, pat := range z.Patterns {
-		re, err := regexp.Compile(pat)
-		if err != nil {
+		if err := o.AddPattern(pat); err != nil {
 			return o, fmt.Errorf("mapping.zaak.patterns[%d]: %w", i, err)
 		}
-		o.Patterns = append(o.Patterns, re)
 	}
 	return o, nil
 }
