@@ -49,3 +49,28 @@ func TestLiteralFilterNeverHidesAMatch(t *testing.T) {
 		t.Error("the filter lets a text without the literal through")
 	}
 }
+
+// TestAddPatternFindsTheSame: patterns added with AddPattern (literal worked out once)
+// find what the same patterns set directly find, and a pattern swapped in after
+// AddPattern is not judged by the literal of the one it replaced.
+func TestAddPatternFindsTheSame(t *testing.T) {
+	in := &Intake{Subject: "Vraag over zaak-2026-000123", Text: "Zie ook Z-2025-98765 en ZAAK-2024-1111."}
+	var added ZaakOptions
+	for _, p := range []string{`(?i)\bzaak-[0-9]{4}-[0-9]{4,10}\b`, `(?i)\bz-[0-9]{4}-[0-9]{4,10}\b`} {
+		if err := added.AddPattern(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	direct := ZaakOptions{Patterns: append([]*regexp.Regexp(nil), added.Patterns...)}
+	got, want := findZaken(in, added), findZaken(in, direct)
+	if strings.Join(got, ",") != strings.Join(want, ",") || len(got) != 3 {
+		t.Fatalf("AddPattern found %q, Patterns found %q; want the same three", got, want)
+	}
+	added.Patterns[1] = regexp.MustCompile(`(\d{5})`) // no literal: must still run
+	if got := findZaken(in, added); !strings.Contains(strings.Join(got, ","), "98765") {
+		t.Errorf("after replacing a pattern: %q, want 98765 among them", got)
+	}
+	if err := added.AddPattern(`(`); err == nil {
+		t.Error("AddPattern accepted an invalid pattern")
+	}
+}

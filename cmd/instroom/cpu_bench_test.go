@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,10 +37,10 @@ func BenchmarkBacklog(b *testing.B) {
 	b.Logf("mail size %d bytes, %d mails per backlog", len(ingesttest.BenchMail(0)), mails)
 	createFolders(b, st)
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "\n| run | mails/s | CPU per mail (user + system) | RSS |\n| --- | --- | --- | --- |\n")
+	fmt.Fprintf(&sb, "\n| run | mails/s | CPU per mail (user + system) | RSS | allocated per mail |\n| --- | --- | --- | --- | --- |\n")
 	for _, w := range []int{8, 16} {
 		rss := idleRSS(b, st, bin, w)
-		fmt.Fprintf(&sb, "| idle, %d workers per source, ready, no mail | | | VmRSS %.1f MB |\n", w, mb(rss))
+		fmt.Fprintf(&sb, "| idle, %d workers per source, ready, no mail | | | VmRSS %.1f MB | |\n", w, mb(rss))
 	}
 	b.ResetTimer()
 	for n, w := range []int{8, 16} {
@@ -49,8 +51,9 @@ func BenchmarkBacklog(b *testing.B) {
 		appendSpread(b, st, raw)
 		r := runBacklog(b, st, bin, w, mails, (n+1)*mails)
 		per := func(ticks int64) float64 { return float64(ticks) * clockTick.Seconds() * 1000 / float64(mails) }
-		fmt.Fprintf(&sb, "| %d mails, %d workers per source | %.0f | %.3f ms (%.3f + %.3f) | peak VmHWM %.1f MB |\n",
-			mails, w, float64(mails)/r.wall.Seconds(), per(r.cpu.cpu), per(r.cpu.user), per(r.cpu.sys), mb(r.peak))
+		fmt.Fprintf(&sb, "| %d mails, %d workers per source | %.0f | %.3f ms (%.3f + %.3f) | peak VmHWM %.1f MB | %.0f KB in %.0f allocations |\n",
+			mails, w, float64(mails)/r.wall.Seconds(), per(r.cpu.cpu), per(r.cpu.user), per(r.cpu.sys), mb(r.peak),
+			r.allocBytes/float64(mails)/1024, r.allocs/float64(mails))
 		b.Logf("%d mails, %d workers per source: every process from /proc over the same time (the worker from its start):%s", mails, w, r.all.table())
 		if w == 8 {
 			b.ReportMetric(per(r.cpu.cpu), "cpu-ms/mail")
@@ -127,12 +130,15 @@ type backlogRun struct {
 	cpu  procStat  // of the worker process, from its start
 	peak int64     // VmHWM
 	all  cpuReport // every process of the stack and the machine, over the run
+	// What the worker allocated from its start (go_memstats_alloc_bytes_total and
+	// go_memstats_mallocs_total of its /metrics), its start included.
+	allocBytes, allocs float64
 }
 
 // runBacklog starts the worker on the backlog of mails in the stack's folders and waits
 // until the processed folders hold total mails.
 func runBacklog(b testing.TB, st *stack, bin string, w, mails, total int) backlogRun {
-	p, _ := startBinary(b, st, bin, w)
+	p, ops := startBinary(b, st, bin, w)
 	watch := stackWatch(b, st, p.cmd.Process.Pid)
 	before := watch.sample()
 	p.waitFor("the backlog", 20*time.Minute, func() bool { return st.processedTotal() == total })
@@ -143,6 +149,32 @@ func runBacklog(b testing.TB, st *stack, bin string, w, mails, total int) backlo
 		b.Fatal("could not read the worker's /proc stat")
 	}
 	r.peak = vmField(p.cmd.Process.Pid, "VmHWM")
+	m := metricValues(b, ops)
+	r.allocBytes, r.allocs = m["go_memstats_alloc_bytes_total"], m["go_memstats_mallocs_total"]
 	p.stop()
 	return r
+}
+
+// metricValues reads the unlabelled samples of the worker's /metrics.
+func metricValues(b testing.TB, ops string) map[string]float64 {
+	resp, err := http.Get("http://" + ops + "/metrics")
+	if err != nil {
+		b.Fatalf("reading the worker's metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(val, 64); err == nil {
+			out[name] = v
+		}
+	}
+	if out["go_memstats_mallocs_total"] == 0 {
+		b.Fatal("the worker's metrics have no go_memstats_mallocs_total")
+	}
+	return out
 }

@@ -91,8 +91,9 @@ func treeCPU(procs map[int]procStat, root int) int64 {
 }
 
 // machineCPU is one sample of /proc/stat's first line: busy and idle (idle+iowait) ticks
-// of all cores together.
-type machineCPU struct{ busy, idle int64 }
+// of all cores together; steal (time the hypervisor gave the virtual cores to others) is
+// part of busy.
+type machineCPU struct{ busy, idle, steal int64 }
 
 func readMachineCPU() machineCPU {
 	f, err := os.Open("/proc/stat")
@@ -114,6 +115,9 @@ func readMachineCPU() machineCPU {
 			m.idle += n
 		case i < 8: // guest time is already counted in user
 			m.busy += n
+			if i == 7 {
+				m.steal += n
+			}
 		}
 	}
 	return m
@@ -198,6 +202,7 @@ type cpuReport struct {
 	items   int
 	cores   int
 	busy    float64 // CPU seconds of the whole machine
+	steal   float64 // of busy: CPU seconds the hypervisor gave to other machines
 	idle    float64 // idle share of the machine, 0..1
 	extra   []cpuRow
 	extraOf map[string]bool
@@ -220,6 +225,7 @@ func (w *cpuWatch) report(a, b cpuSample, items int, others ...string) cpuReport
 	}
 	busy, idle := b.machine.busy-a.machine.busy, b.machine.idle-a.machine.idle
 	r.busy = float64(busy) * clockTick.Seconds()
+	r.steal = float64(b.machine.steal-a.machine.steal) * clockTick.Seconds()
 	if busy+idle > 0 {
 		r.idle = float64(idle) / float64(busy+idle)
 	}
@@ -258,11 +264,12 @@ func (r cpuReport) table() string {
 	for _, row := range r.extra {
 		line(row.name+" (not counted)", row.seconds)
 	}
-	rest := r.busy - r.chainCPU()
+	rest := r.busy - r.steal - r.chainCPU()
 	for _, row := range r.extra {
 		rest -= row.seconds
 	}
 	line("anything else on the machine", max(rest, 0))
+	line("taken by the hypervisor (steal)", r.steal)
 	rate := float64(r.items) / wall
 	fmt.Fprintf(&sb, "\n%d items in %.2f s = %.0f items/s; machine idle %.1f %% of %d cores; "+
 		"ceiling %d cores / %.3f ms = %.0f items/s; **throughput / ceiling = %.0f %%**\n",

@@ -9,7 +9,8 @@ import (
 
 // A test-only CPU profile of the worker run as its own process (the test binary acting as
 // instroom, INSTROOM_TEST_AS_MAIN=1): with INSTROOM_TEST_CPUPROFILE=FILE the process
-// profiles from its start until it gets SIGUSR1, then writes FILE and FILE.done. The
+// profiles from its start until it gets SIGUSR1, then writes FILE, its allocations since
+// the start to FILE.allocs (go tool pprof -sample_index=alloc_space), and FILE.done. The
 // production binary has no such knob.
 func init() {
 	path := os.Getenv("INSTROOM_TEST_CPUPROFILE")
@@ -31,6 +32,10 @@ func init() {
 		<-usr1
 		pprof.StopCPUProfile()
 		f.Close()
+		if a, err := os.Create(path + ".allocs"); err == nil {
+			pprof.Lookup("allocs").WriteTo(a, 0)
+			a.Close()
+		}
 		os.WriteFile(path+".done", nil, 0o644)
 	}()
 }

@@ -30,7 +30,11 @@ type KafkaOptions struct {
 	// BatchTimeout is how long the writer waits to fill a batch (default 2ms): short, so a
 	// synchronous publish is fast; concurrent workers still share batches.
 	BatchTimeout time.Duration
-	// BatchSize is the most messages in one batch (default 200).
+	// BatchSize is the most messages in one batch per partition (default 32): a full
+	// batch is sent at once and the next one started. kafka-go allocates room for
+	// BatchSize messages with every batch, and a worker's synchronous publishes rarely
+	// put more than a few messages in one partition's batch; 200 allocated ~40 KB per
+	// mail for nothing.
 	BatchSize int
 	// WriteTimeout bounds one produce request (default 10s).
 	WriteTimeout time.Duration
@@ -57,7 +61,7 @@ func NewKafka(opts KafkaOptions) (*Kafka, error) {
 		opts.BatchTimeout = 2 * time.Millisecond
 	}
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 200
+		opts.BatchSize = 32
 	}
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = 10 * time.Second
