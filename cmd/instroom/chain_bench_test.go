@@ -80,8 +80,10 @@ func appendSpread(b *testing.B, st *stack, raw [][]byte) {
 
 // runChain starts the worker as its own process on the backlog in the stack's folders and
 // waits until all mails are processed. It returns the CPU of every process over that
-// phase and the worker, still running.
-func runChain(b *testing.B, st *stack, mails, workers int) (cpuReport, *workerProc) {
+// phase, with the yardstick on sample just before and after it, and the worker, still
+// running.
+func runChain(b *testing.B, st *stack, mails, workers int, sample []byte) (cpuReport, *workerProc) {
+	ref := yardstick(b, sample)
 	env := []string{fmt.Sprintf("INSTROOM_SOURCES_0_WORKERS=%d", workers), fmt.Sprintf("INSTROOM_SOURCES_1_WORKERS=%d", workers), "INSTROOM_LOG_LEVEL=warn"}
 	if ci := os.Getenv("INSTROOM_BENCH_CHECK_INTERVAL"); ci != "" {
 		env = append(env, "INSTROOM_SOURCES_0_IMAP_CHECK_INTERVAL="+ci, "INSTROOM_SOURCES_1_IMAP_CHECK_INTERVAL="+ci)
@@ -100,7 +102,9 @@ func runChain(b *testing.B, st *stack, mails, workers int) (cpuReport, *workerPr
 		worker.waitFor("the CPU profile", time.Minute, func() bool { _, err := os.Stat(prof + ".done"); return err == nil })
 		os.Remove(prof + ".done")
 	}
-	return watch.report(before, after, mails, benchSelf), worker
+	r := watch.report(before, after, mails, benchSelf)
+	r.ref = [2]time.Duration{ref, yardstick(b, sample)}
+	return r, worker
 }
 
 // benchSelf names the benchmark process's own row: its polling (counting the processed

@@ -49,7 +49,7 @@ func BenchmarkBacklog(b *testing.B) {
 			raw[i] = ingesttest.BenchMail(n*mails + i)
 		}
 		appendSpread(b, st, raw)
-		r := runBacklog(b, st, bin, w, mails, (n+1)*mails)
+		r := runBacklog(b, st, bin, w, mails, (n+1)*mails, raw[0])
 		per := func(ticks int64) float64 { return float64(ticks) * clockTick.Seconds() * 1000 / float64(mails) }
 		fmt.Fprintf(&sb, "| %d mails, %d workers per source | %.0f | %.3f ms (%.3f + %.3f) | peak VmHWM %.1f MB | %.0f KB in %.0f allocations |\n",
 			mails, w, float64(mails)/r.wall.Seconds(), per(r.cpu.cpu), per(r.cpu.user), per(r.cpu.sys), mb(r.peak),
@@ -137,13 +137,15 @@ type backlogRun struct {
 
 // runBacklog starts the worker on the backlog of mails in the stack's folders and waits
 // until the processed folders hold total mails.
-func runBacklog(b testing.TB, st *stack, bin string, w, mails, total int) backlogRun {
+func runBacklog(b testing.TB, st *stack, bin string, w, mails, total int, sample []byte) backlogRun {
+	ref := yardstick(b, sample)
 	p, ops := startBinary(b, st, bin, w)
 	watch := stackWatch(b, st, p.cmd.Process.Pid)
 	before := watch.sample()
 	p.waitFor("the backlog", 20*time.Minute, func() bool { return st.processedTotal() == total })
 	after := watch.sample()
 	r := backlogRun{wall: after.at.Sub(before.at), all: watch.report(before, after, mails, benchSelf)}
+	r.all.ref = [2]time.Duration{ref, yardstick(b, sample)}
 	var ok bool
 	if r.cpu, ok = readProcStat(p.cmd.Process.Pid); !ok {
 		b.Fatal("could not read the worker's /proc stat")

@@ -9,7 +9,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
+
+	"github.com/instroom/instroom/ingest/ingesttest"
 )
 
 // The benchmarks measure the CPU of every process they start from /proc, as the kernel
@@ -206,6 +209,9 @@ type cpuReport struct {
 	idle    float64 // idle share of the machine, 0..1
 	extra   []cpuRow
 	extraOf map[string]bool
+	// ref is the yardstick: go-message reading one mail of the run (ingesttest.ReferenceRead)
+	// just before and just after the phase; zero: not measured.
+	ref [2]time.Duration
 }
 
 // report compares two samples. Names in others are shown but not counted in the chain
@@ -270,6 +276,10 @@ func (r cpuReport) table() string {
 	}
 	line("anything else on the machine", max(rest, 0))
 	line("taken by the hypervisor (steal)", r.steal)
+	if r.ref[0] > 0 {
+		fmt.Fprintf(&sb, "\nYardstick: go-message reads one of these mails in %.0f µs before the phase and %.0f µs after it; "+
+			"the worker's CPU per item is **%.1f yardsticks**\n", us(r.ref[0]), us(r.ref[1]), r.yardsticks())
+	}
 	rate := float64(r.items) / wall
 	fmt.Fprintf(&sb, "\n%d items in %.2f s = %.0f items/s; machine idle %.1f %% of %d cores; "+
 		"ceiling %d cores / %.3f ms = %.0f items/s; **throughput / ceiling = %.0f %%**\n",
@@ -290,4 +300,23 @@ func vmField(pid int, field string) int64 {
 		}
 	}
 	return 0
+}
+
+// yardsticks is the worker's (the first row's) CPU per item in yardsticks (their mean).
+func (r cpuReport) yardsticks() float64 {
+	if r.ref[0] == 0 {
+		return 0
+	}
+	return r.perItem(r.rows[0].seconds) * 1000 / us((r.ref[0]+r.ref[1])/2)
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// yardstick measures ingesttest.ReferenceRead on raw, while nothing of the run is busy.
+func yardstick(b testing.TB, raw []byte) time.Duration {
+	d, err := ingesttest.ReferenceRead(raw, 300)
+	if err != nil {
+		b.Fatalf("yardstick: %v", err)
+	}
+	return d
 }
