@@ -4,7 +4,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -51,7 +50,8 @@ type MapOptions struct {
 	Zaak ZaakOptions
 	// KeyPrefix is put before every object key (may be empty).
 	KeyPrefix string
-	// Location is used to render dates (creatiedatum). Nil: Europe/Amsterdam or UTC.
+	// Location is used to render dates (creatiedatum). Nil: DefaultLocation, loaded
+	// again for every item.
 	Location *time.Location
 }
 
@@ -79,19 +79,20 @@ func (o *MapOptions) withDefaults() MapOptions {
 		m.Vertrouwelijkheidaanduiding = "intern"
 	}
 	if m.Location == nil {
-		m.Location = defaultLocation()
+		m.Location = DefaultLocation() // a read of the zoneinfo file: set Location once instead
 	}
 	return m
 }
 
-// defaultLocation is Europe/Amsterdam, or UTC without a time zone database. It is loaded
-// once: time.LoadLocation reads the zoneinfo file on every call.
-var defaultLocation = sync.OnceValue(func() *time.Location {
+// DefaultLocation loads Europe/Amsterdam, or returns UTC without a time zone database.
+// time.LoadLocation reads the zoneinfo file on every call, so a caller that maps many
+// items sets MapOptions.Location to it once.
+func DefaultLocation() *time.Location {
 	if loc, err := time.LoadLocation("Europe/Amsterdam"); err == nil {
 		return loc
 	}
 	return time.UTC
-})
+}
 
 // DefaultChannels are the kanaal values used when none are configured (KISS's defaults
 // where it has one).

@@ -45,6 +45,7 @@ func testOptions() *ingest.MapOptions {
 		}},
 		Bronorganisatie: "002220647",
 		Zaak:            ingest.ZaakOptions{Uppercase: true},
+		Location:        ingest.DefaultLocation(), // as the worker sets it
 	}
 	// The default patterns of mapping.zaak, added as the worker adds them.
 	for _, p := range []string{`(?i)\bzaak-[0-9]{4}-[0-9]{4,10}\b`, `(?i)\bz-[0-9]{4}-[0-9]{4,10}\b`} {

@@ -37,24 +37,13 @@ func newSpool(r io.Reader, hint int64, dir string) (*spool, error) {
 	return writeSpool(r, dir, 0, nil)
 }
 
-// readAllSized is io.ReadAll with room for size bytes from the start (and one more, for
-// the read that finds the end), so content of a known size is read in one allocation.
-// More or fewer bytes than size are read as io.ReadAll reads them.
+// readAllSized is io.ReadAll with room for size bytes from the start (and bytes.MinRead
+// more, for the read that finds the end), so content of a known size is read in one
+// allocation. More or fewer bytes than size are read as io.ReadAll reads them.
 func readAllSized(r io.Reader, size int) ([]byte, error) {
-	b := make([]byte, 0, size+1)
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err != nil {
-			if err == io.EOF {
-				err = nil
-			}
-			return b, err
-		}
-	}
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
 }
 
 // scratchPool holds buffers to read content of unknown size into: the content is then

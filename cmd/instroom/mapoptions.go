@@ -28,7 +28,7 @@ func mapOptions(c *config.Config) (*ingest.MapOptions, error) {
 		CodeObjecttype: m.Bijlage.CodeObjecttype, CodeRegister: m.Bijlage.CodeRegister, CodeSoortObjectID: m.Bijlage.CodeSoortObjectID,
 		Bronorganisatie: m.Documenten.Bronorganisatie, Informatieobjecttype: m.Documenten.Informatieobjecttype,
 		Vertrouwelijkheidaanduiding: m.Documenten.Vertrouwelijkheidaanduiding, KeyPrefix: c.Storage.Blobs.Prefix,
-		Zaak: zaak,
+		Zaak: zaak, Location: ingest.DefaultLocation(),
 	}, nil
 }
 

@@ -17,6 +17,12 @@ type getPutter interface {
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
 }
 
+// sha256Putter is a store that takes the content's SHA-256 with it (S3; the same
+// method as ingest.SHA256Putter, which this package may not import).
+type sha256Putter interface {
+	PutSHA256(ctx context.Context, key string, r io.Reader, size int64, contentType, sum string) error
+}
+
 // Index remembers, in a blob store, which klantcontact uuid a channel reference (an
 // e-mail Message-ID) became, so that a reply links to the contact it answers. It lives
 // beside the informatieobjecten under index/, one small object per reference named by
@@ -67,9 +73,7 @@ func (x *Index) Lookup(ctx context.Context, ref string) (string, error) {
 func (x *Index) Record(ctx context.Context, ref, klantcontactID string) error {
 	r, size := strings.NewReader(klantcontactID), int64(len(klantcontactID))
 	var err error
-	if hp, ok := x.store.(interface {
-		PutSHA256(ctx context.Context, key string, r io.Reader, size int64, contentType, sum string) error
-	}); ok {
+	if hp, ok := x.store.(sha256Putter); ok {
 		sum := sha256.Sum256([]byte(klantcontactID))
 		err = hp.PutSHA256(ctx, x.key(ref), r, size, "text/plain", hex.EncodeToString(sum[:]))
 	} else {
